@@ -1,0 +1,28 @@
+"""formreader: read handwritten digits off scanned forms.
+
+The public API is imported lazily so that ``import formreader`` (and the CLI's ``--help``) does
+not pull in TensorFlow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["read", "load_model", "Recognizer", "to_mnist", "__version__"]
+
+_LAZY = {
+    "read": ("formreader.api", "read"),
+    "load_model": ("formreader.model", "load_model"),
+    "Recognizer": ("formreader.model", "Recognizer"),
+    "to_mnist": ("formreader.normalize", "to_mnist"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'formreader' has no attribute {name!r}")

@@ -1,0 +1,95 @@
+"""The result tree (Page > Field > Digit) and the options that shape a scan.
+
+Writers (JSON, CSV, overlay, review report) only read this tree; the image stages only build
+it. ``to_dict`` is the output contract documented in README: keep it stable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+BBox = tuple[int, int, int, int]  # x, y, w, h in pixels of the source page
+Status = Literal["ok", "review"]
+CSV_COLUMNS = ("source", "page", "field", "value", "confidence", "status", "x", "y", "w", "h")
+
+
+def _conf(x: float) -> float:
+    # 4 decimals: stable across platforms' last-bit float noise, enough for any threshold.
+    return round(float(x), 4)
+
+
+@dataclass
+class Digit:
+    value: str  # "0".."9"
+    confidence: float
+    bbox: BBox
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "confidence": _conf(self.confidence), "bbox": list(self.bbox)}
+
+
+@dataclass
+class Field:
+    name: str
+    value: str  # digits only (an amount's separators live in ``text``)
+    confidence: float  # the lowest digit confidence; 0.0 for an empty field
+    status: Status
+    bbox: BBox
+    digits: list[Digit] = field(default_factory=list)
+    reason: str | None = None  # why status is "review"
+    text: str | None = None  # typed rendering, e.g. "1,234.50" for an amount or a date
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "value": self.value,
+            "confidence": _conf(self.confidence),
+            "status": self.status,
+            "bbox": list(self.bbox),
+            "digits": [d.to_dict() for d in self.digits],
+        }
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.text is not None:
+            out["text"] = self.text
+        return out
+
+    def csv_row(self, source: str, page: int) -> list[Any]:
+        x, y, w, h = self.bbox
+        return [source, page, self.name, self.value, _conf(self.confidence), self.status, x, y, w, h]
+
+
+@dataclass
+class PageResult:
+    source: str
+    page: int  # 1-based
+    width: int = 0
+    height: int = 0
+    fields: list[Field] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "page": self.page,
+            "width": self.width,
+            "height": self.height,
+            "fields": [f.to_dict() for f in self.fields],
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """Knobs a user can turn from the CLI or a pipeline YAML."""
+
+    threshold: float = 0.9  # a digit below this confidence puts its field in review
+    field_mode: Literal["auto", "boxes", "free"] = "auto"
+    deskew: bool = True
+    binarize: Literal["auto", "otsu", "sauvola"] = "auto"
+    dpi: int = 300  # render resolution for PDF pages
