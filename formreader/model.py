@@ -65,7 +65,10 @@ def default_model_path() -> Path:
     env = os.environ.get(MODEL_ENV)
     if env:
         return Path(env)
-    return Path(str(resources.files("formreader._models").joinpath(MODEL_FILE)))
+    try:  # installed: models/ is packaged as formreader._models
+        return Path(str(resources.files("formreader._models").joinpath(MODEL_FILE)))
+    except ModuleNotFoundError:  # imported from a source tree that was not installed
+        return Path(__file__).resolve().parents[1] / "models" / MODEL_FILE
 
 
 class Recognizer:

@@ -103,7 +103,7 @@ def to_mnist(ink: np.ndarray, fix_stroke: bool = True) -> np.ndarray:
     new_h = max(1, int(round(h * scale)))
     new_w = max(1, int(round(w * scale)))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    small = cv2.resize(img, (new_w, new_h), interpolation=interp)
+    small = np.clip(cv2.resize(img, (new_w, new_h), interpolation=interp), 0.0, 1.0)
     total = float(small.sum())
     if total <= 0:
         return np.zeros((SIZE, SIZE), np.float32)
