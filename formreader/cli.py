@@ -9,12 +9,14 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, List, Optional, TypeVar
 
 import typer
 
 from .errors import ExitCode, FormreaderError
+from .results import ScanOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,6 +49,80 @@ def handle_errors(func: F) -> F:
             fail("interrupted", ExitCode.SOME_FAILED)
 
     return wrapper  # type: ignore[return-value]
+
+
+class OutputFormat(str, Enum):
+    json = "json"
+    csv = "csv"
+
+
+class FieldMode(str, Enum):
+    auto = "auto"
+    boxes = "boxes"
+    free = "free"
+
+
+@app.command()
+@handle_errors
+def scan(
+    paths: List[str] = typer.Argument(..., metavar="PATH...",
+                                      help="Image/PDF files, directories (their image and PDF files, sorted) or quoted globs."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE",
+                                          help="Write results to FILE (replaced atomically when the batch ends); default stdout."),
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format",
+                                               help="json, or csv (one row per field); default: -o's suffix, else json."),
+    overlay: Optional[Path] = typer.Option(None, "--overlay", metavar="DIR",
+                                           help="Write an annotated PNG per page here, as <stem>-p<page>.png."),
+    threshold: float = typer.Option(ScanOptions.threshold, min=0.0, max=1.0,
+                                    help="A digit below this confidence puts its field in review."),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes; each loads the model once."),
+    model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
+    mode: FieldMode = typer.Option(FieldMode.auto, "--mode",
+                                   help="Where numbers are: boxes (printed boxes), free (anywhere), or auto."),
+) -> None:
+    """Read the handwritten numbers on scanned pages into JSON or CSV, with a confidence per digit.
+
+    Exit status: 0 every page read, 1 some pages could not be read (each named on stderr),
+    2 bad usage (bad option, no inputs matched, no model).
+    """
+    from .api import check_model, scan_files
+    from .batch import Progress, sigterm_as_interrupt
+    from .io import find_inputs
+    from .writers import format_for, make_writer, open_output
+
+    files, unmatched = find_inputs(paths)
+    for line in unmatched:
+        typer.echo(f"formreader: warning: {line}", err=True)
+    if not files:
+        fail("no input files matched " + " ".join(paths))
+    if output is not None and output.is_dir():
+        fail(f"{output}: is a directory; -o needs a file name")
+    if overlay is not None:
+        try:
+            overlay.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"{overlay}: cannot create overlay directory ({exc.strerror or exc})")
+    options = ScanOptions(threshold=threshold, field_mode=mode.value)
+    check_model(model, workers)  # a missing model is exit 2 before any output is started
+
+    pages = failed = review = 0
+    with sigterm_as_interrupt(), open_output(output) as stream, Progress(len(files)) as progress:
+        writer = make_writer(format_for(output, fmt.value if fmt else None), stream)
+        for results in scan_files(files, options, model, workers=workers, overlay_dir=overlay):
+            for result in results:
+                writer.write(result)
+                if result.error is not None:
+                    progress.note(f"formreader: error: {result.error}")
+                review += sum(f.status != "ok" for f in result.fields)
+            bad = sum(r.error is not None for r in results)
+            pages += len(results)
+            failed += bad
+            progress.advance(len(results), bad)
+        writer.finish()
+    typer.echo(f"formreader: {pages} page(s) from {len(files)} file(s): {pages - failed} read, "
+               f"{failed} failed, {review} field(s) to review", err=True)
+    if failed:
+        raise typer.Exit(int(ExitCode.SOME_FAILED))
 
 
 @app.command()
@@ -143,6 +219,60 @@ def predict(
                 typer.echo(f"{path}: {shown} (confidence {conf:.3f}; top 3: {alts})")
     if failed:
         raise typer.Exit(int(ExitCode.SOME_FAILED))
+
+
+@app.command()
+@handle_errors
+def run(
+    pipeline: Path = typer.Argument(..., help="Pipeline YAML (see pipelines/); relative paths in it are relative to it."),
+    overrides: List[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+                                        help="Override a key, e.g. threshold=0.8 or fields.0.regex=[0-9]{5}."),
+    check: bool = typer.Option(False, "--check", help="Validate the pipeline and its inputs, then stop."),
+    model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP + " Overrides the pipeline's model."),
+) -> None:
+    """Run a pipeline: read its inputs, name and validate fields, write CSV/JSON/overlays/review.html."""
+    from .config import load_pipeline
+
+    extra = [f"model={model.resolve()}"] if model is not None else []
+    loaded = load_pipeline(pipeline, [*overrides, *extra])
+    if check:
+        typer.echo(f"{pipeline}: ok ({len(loaded.files)} input files, {len(loaded.spec.fields)} named fields)")
+        return
+    from .pipeline import run as run_pipeline
+
+    _, summary = run_pipeline(loaded)
+    typer.echo(f"{summary.pages} pages ({summary.failed} failed), {summary.fields} fields, "
+               f"{summary.review} for review", err=True)
+    for path in summary.written:
+        if path.suffix != ".png":
+            typer.echo(f"wrote {path}", err=True)
+    if summary.failed:
+        raise typer.Exit(int(ExitCode.SOME_FAILED))
+
+
+@app.command()
+@handle_errors
+def synth(
+    out: Path = typer.Option(Path("samples"), "--out", help="Folder for the images and their .truth.json."),
+    kinds: List[str] = typer.Option(["postal", "cheque", "hsf", "numbers"], "--kind",
+                                    help="postal, cheque, hsf, numbers (repeat the option for several)."),
+    count: int = typer.Option(5, min=1, help="Samples per kind."),
+    seed: int = typer.Option(0, help="Sample i of each kind uses seed + i: same seed, same pixels."),
+    dpis: List[int] = typer.Option([], "--dpi", min=72, max=600,
+                                   help="Resolutions to cycle through (default: random 150-300 per sample)."),
+    fmt: str = typer.Option("jpg", "--format", help="jpg (the scanner's own JPEG) or png."),
+    mnist: Optional[Path] = typer.Option(None, "--mnist", help=MNIST_HELP),
+) -> None:
+    """Generate synthetic scans of filled-in forms from MNIST test digits, each with its truth JSON."""
+    from .synth import KINDS, Digits, write_samples
+
+    bad = [k for k in kinds if k not in KINDS]
+    if bad:
+        fail(f"--kind: unknown {bad[0]!r} (expected {', '.join(KINDS)})")
+    if fmt not in ("jpg", "png"):
+        fail(f"--format: unknown {fmt!r} (expected jpg or png)")
+    written = write_samples(out, kinds, count, seed, Digits.load_test(mnist), dpis or None, fmt)
+    typer.echo(f"wrote {len(written)} samples to {out}")
 
 
 def main() -> None:

@@ -72,39 +72,39 @@ def default_model_path() -> Path:
 
 
 class Recognizer:
-    """Classifies batches of 28x28 MNIST-style crops with one compiled graph call per chunk.
+    """Classifies batches of 28x28 MNIST-style crops with one native inference call per chunk.
 
-    ``keras.Model.predict`` costs tens of milliseconds per call in Python overhead; calling a
-    ``tf.function`` with a fixed signature costs well under one, which matters when a page has
-    150 digits and a batch has thousands of pages.
+    The network runs through :mod:`formreader.infer`: ONNX Runtime on a graph exported from the
+    Keras weights when it reproduces Keras, else a ``tf.function``. Either way the per-call
+    overhead is well under a millisecond (``keras.Model.predict`` costs tens), which matters
+    when a page has a few hundred candidate crops and a batch has thousands of pages.
+    ``chunk`` bounds the activations in memory (~0.1 MB per crop in the first layers) and
+    keeps them in cache; measured in benchmarks/bench_classify.py.
     """
 
-    def __init__(self, model: "keras.Model", path: Path | None = None, chunk: int = 1024) -> None:
-        import tensorflow as tf
+    def __init__(self, model: "keras.Model", path: Path | None = None, chunk: int = 256,
+                 backend: str | None = None) -> None:
+        from .infer import make_forward
 
         self.model = model
         self.path = path
         self.chunk = chunk
-        self._fn = tf.function(
-            lambda x: model(x, training=False),
-            input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)],
-            reduce_retracing=True,
-        )
+        self._forward = make_forward(model, backend)
+        self.backend: str = getattr(self._forward, "backend", "tf")
 
     def probabilities(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities (N, 11) for crops (N, 28, 28) float in [0, 1], white on black."""
-        crops = np.asarray(crops, dtype=np.float32)
+        crops = np.ascontiguousarray(crops, dtype=np.float32)
         if crops.ndim == 2:
             crops = crops[None]
         if crops.ndim != 3 or crops.shape[1:] != (28, 28):
             raise ValueError(f"expected crops of shape (N, 28, 28), got {crops.shape}")
         if len(crops) == 0:
             return np.zeros((0, NUM_CLASSES), np.float32)
-        out = []
-        for start in range(0, len(crops), self.chunk):
-            batch = crops[start : start + self.chunk, :, :, None]
-            out.append(self._fn(batch).numpy())
-        return np.concatenate(out).astype(np.float32)
+        if len(crops) <= self.chunk:
+            return np.asarray(self._forward(crops), np.float32)
+        return np.concatenate([self._forward(crops[start : start + self.chunk])
+                               for start in range(0, len(crops), self.chunk)]).astype(np.float32)
 
     def classify(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predicted class per crop (0-9, or REJECT=10) and the (N, 11) probabilities."""

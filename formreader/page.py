@@ -2,16 +2,94 @@
 
 Contract (used by formreader.api): ``read_page(gray, recognizer, options) -> list[Field]`` with
 every bbox in pixels of ``gray`` as given (i.e. the source page, before any deskew).
+
+Stages: :mod:`formreader.clean` (working resolution, binarize, deskew, specks),
+:mod:`formreader.fields` (boxes, comb fields or free numbers, rulings removed),
+:mod:`formreader.segment` (candidate digits per field). All candidates of the page go to the
+model in a single ``classify`` call; then each field's reading is decoded.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .clean import CleanPage, clean_page, map_bbox
+from .fields import FieldRegion, find_regions, text_lines
 from .model import Recognizer
-from .results import Field, ScanOptions
+from .results import Digit, Field, ScanOptions
+from .segment import Lattice, Reading, decode, segment_field
+
+# A field whose digit-sized marks are mostly not digits (rejected by the model, or read with
+# less than LOW_CONF) is handwriting of another kind, e.g. a box of letters.
+LOW_CONF = 0.7
+MAX_NON_DIGIT_SHARE = 0.3
+MIN_NON_DIGITS = 3  # fewer doubtful marks than this make a field to review, not a non-field
+
+
+def is_number(reading: Reading) -> bool:
+    """Whether a field's reading looks like a handwritten number rather than words or noise.
+
+    A short number with one or two doubtful digits stays a field (for review): only several
+    non-digit marks that are also a large share of the field make it words.
+    """
+    if not reading.digits:
+        return False
+    doubtful = sum(1 for d in reading.digits if d.confidence < LOW_CONF) + reading.skipped_marks
+    total = len(reading.digits) + reading.skipped_marks
+    return doubtful < MIN_NON_DIGITS or doubtful <= MAX_NON_DIGIT_SHARE * total
+
+
+def _to_source(rect: tuple[int, int, int, int], origin: tuple[int, int], page: CleanPage,
+               size: tuple[int, int]) -> tuple[int, int, int, int]:
+    x, y, w, h = rect
+    return map_bbox((x + origin[0], y + origin[1], w, h), page.from_work, size)
+
+
+def _field(name: str, region: FieldRegion, reading: Reading, page: CleanPage,
+           size: tuple[int, int], threshold: float) -> Field:
+    digits = [Digit(str(d.value), d.confidence, _to_source(d.rect, region.origin, page, size))
+              for d in reading.digits]
+    conf = min((d.confidence for d in digits), default=0.0)
+    reasons = []
+    low = [f"digit {i + 1} ({d.value}) at {d.confidence:.2f}" for i, d in enumerate(digits)
+           if d.confidence < threshold]
+    if low:
+        reasons.append(f"below threshold {threshold:.2f}: " + ", ".join(low))
+    if reading.skipped_marks:
+        reasons.append(f"{reading.skipped_marks} mark(s) not read as digits")
+    bbox = map_bbox(region.bbox, page.from_work, size)
+    return Field(name=name, value="".join(d.value for d in digits), confidence=conf,
+                 status="review" if reasons else "ok", bbox=bbox, digits=digits,
+                 reason="; ".join(reasons) if reasons else None)
+
+
+# Public name for code that reads its own regions (formreader.zones: template zones, n-th box).
+field_from_reading = _field
 
 
 def read_page(gray: np.ndarray, recognizer: Recognizer, options: ScanOptions = ScanOptions()) -> list[Field]:
     """Find, segment, normalise and classify every handwritten number on a grayscale page."""
-    raise NotImplementedError("page scanner not written yet")
+    gray = np.asarray(gray)
+    if gray.ndim != 2:
+        raise ValueError(f"expected a 2-D grayscale page, got shape {gray.shape}")
+    if gray.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 page, got {gray.dtype}")
+    size = (gray.shape[1], gray.shape[0])
+    page = clean_page(gray, options.binarize, options.deskew)
+    # Several lines of writing in one region are a paragraph or an address, not a number.
+    regions = [r for r in find_regions(page.mask, options.field_mode) if text_lines(r.mask) == 1]
+    lattices: list[Lattice] = [segment_field(r.mask, r.digit_height, r.cells) for r in regions]
+    crops = [lat.crops for lat in lattices if lat.candidates]
+    if not crops:
+        return []
+    _, probs = recognizer.classify(np.concatenate(crops))
+    fields: list[Field] = []
+    start = 0
+    for region, lattice in zip(regions, lattices):
+        n = len(lattice.candidates)
+        reading = decode(lattice, probs[start : start + n])
+        start += n
+        if is_number(reading):
+            fields.append(_field(f"field_{len(fields) + 1:02d}", region, reading, page, size,
+                                 options.threshold))
+    return fields

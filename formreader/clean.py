@@ -1,0 +1,270 @@
+"""Page-level clean-up: working resolution, binarization, deskew and speck removal.
+
+Every function here is pure (array in, array out). Sizes are derived from the page itself (its
+pixel dimensions), never from an assumed resolution, so a 100 dpi phone scan and a 300 dpi
+flatbed scan go through the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Pages whose long side exceeds this are processed at a reduced "working" resolution: digits on
+# a 300 dpi letter page are 60-90 px tall, four times more pixels than the 20 px MNIST box needs,
+# and every page-level operation (morphology, components) costs in proportion to the pixel count.
+WORK_LONG_SIDE = 1700
+MAX_SKEW = 15.0  # degrees; more than this is a page fed sideways, not skew
+
+
+@dataclass(frozen=True)
+class CleanPage:
+    """A page ready for field finding, and how to get back to the source pixels.
+
+    ``to_work`` is the 2x3 affine map from source-page pixels to ``mask``/``gray`` pixels
+    (downscale, then deskew rotation); ``from_work`` is its inverse.
+    """
+
+    gray: np.ndarray  # uint8, working resolution, deskewed
+    mask: np.ndarray  # bool, ink True, specks removed
+    to_work: np.ndarray
+    from_work: np.ndarray
+    angle: float  # degrees the source was rotated by to deskew it
+    scale: float  # working pixels per source pixel (<= 1)
+    method: str  # the binarization actually used
+
+
+def work_scale(shape: tuple[int, ...], long_side: int = WORK_LONG_SIDE) -> float:
+    """Factor to bring a page down to the working resolution (1.0 for small pages)."""
+    longest = max(shape[:2])
+    return min(1.0, long_side / float(longest)) if longest else 1.0
+
+
+def _odd(n: float) -> int:
+    n = max(3, int(round(n)))
+    return n if n % 2 else n + 1
+
+
+def estimate_background(gray: np.ndarray) -> np.ndarray:
+    """Paper brightness at every pixel: ink removed by a closing at 1/8 scale, then smoothed.
+
+    Why a closing: ink is darker than paper and thinner than the structuring element, so a grey
+    closing (max then min) replaces it with the surrounding paper level.
+    """
+    h, w = gray.shape
+    f = 8
+    small = cv2.resize(gray, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    k = _odd(max(small.shape) / 40)  # wider than any stroke, narrower than a lighting gradient
+    closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    closed = cv2.GaussianBlur(closed, (0, 0), k)
+    return cv2.resize(closed, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def lighting_is_uneven(gray: np.ndarray, tolerance: float = 0.15) -> bool:
+    """True when the paper's brightness varies by more than ``tolerance`` of the ink contrast.
+
+    Otsu's single threshold is right for evenly lit paper (fast, no artefacts in empty areas);
+    a shadow or a lighting gradient needs a local threshold.
+    """
+    bg = estimate_background(gray)
+    lo, hi = np.percentile(bg, [2, 98])
+    ink = np.percentile(gray, 1)
+    contrast = max(float(hi) - float(ink), 1.0)
+    return (float(hi) - float(lo)) > tolerance * contrast
+
+
+# Grey levels between the means of Otsu's two classes below which a page holds no ink, only
+# paper noise (faint pencil on a 100 dpi JPEG still measures well above this).
+MIN_CONTRAST = 32
+
+
+def _otsu_threshold(gray: np.ndarray) -> float | None:
+    """Otsu's threshold, or None when the two classes it finds are paper noise alike."""
+    t, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    hist = np.bincount(gray.ravel(), minlength=256).astype(np.float64)
+    levels = np.arange(256)
+    lo, hi = hist[: int(t) + 1], hist[int(t) + 1 :]
+    if lo.sum() == 0 or hi.sum() == 0:
+        return None
+    m_lo = float((lo * levels[: int(t) + 1]).sum() / lo.sum())
+    m_hi = float((hi * levels[int(t) + 1 :]).sum() / hi.sum())
+    return float(t) if m_hi - m_lo >= MIN_CONTRAST else None
+
+
+def otsu(gray: np.ndarray) -> np.ndarray:
+    """Global Otsu threshold: ink (dark) -> True. A blank page gives an empty mask."""
+    t = _otsu_threshold(gray)
+    if t is None:
+        return np.zeros(gray.shape, bool)
+    return gray <= t
+
+
+def sauvola(gray: np.ndarray, window: int | None = None, k: float = 0.2) -> np.ndarray:
+    """Sauvola local threshold (scikit-image), window ~1/40 of the page's long side.
+
+    Paper areas far from any ink fall under Sauvola's threshold now and then (it adapts to the
+    noise); a pixel must also be clearly darker than the local paper to count as ink.
+    """
+    from skimage.filters import threshold_sauvola
+
+    if int(gray.max()) - int(gray.min()) < MIN_CONTRAST:
+        return np.zeros(gray.shape, bool)
+    window = window or _odd(max(gray.shape) / 40)
+    t = threshold_sauvola(gray, window_size=window, k=k)
+    bg = estimate_background(gray).astype(np.float32)
+    ink_level = float(np.percentile(gray, 0.5))
+    clearly_dark = gray.astype(np.float32) < bg - 0.25 * np.maximum(bg - ink_level, 1.0)
+    return (gray < t) & clearly_dark
+
+
+def binarize(gray: np.ndarray, method: str = "auto") -> tuple[np.ndarray, str]:
+    """Ink mask of a grayscale page and the method used ("otsu" or "sauvola").
+
+    ``auto`` uses Otsu on evenly lit pages and Sauvola where the paper brightness varies.
+    """
+    if method == "auto":
+        method = "sauvola" if lighting_is_uneven(gray) else "otsu"
+    if method == "otsu":
+        return otsu(gray), method
+    if method == "sauvola":
+        return sauvola(gray), method
+    raise ValueError(f"unknown binarization method {method!r}")
+
+
+def remove_specks(mask: np.ndarray, min_area: int) -> np.ndarray:
+    """Drop connected components smaller than ``min_area`` pixels (scanner dust, JPEG noise)."""
+    if min_area <= 1 or not mask.any():
+        return mask.astype(bool)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= min_area
+    keep[0] = False
+    return keep[labels]
+
+
+def speck_area(shape: tuple[int, ...]) -> int:
+    """Largest blob treated as dust: a dot of diameter 1/900 of the page's long side."""
+    d = max(shape[:2]) / 900.0
+    return max(1, int(round(d * d)))
+
+
+def _pooled(mask: np.ndarray, long_side: int) -> np.ndarray:
+    """Downscale a mask keeping any-ink pixels, so thin lines survive."""
+    f = max(1, int(np.ceil(max(mask.shape) / long_side)))
+    if f == 1:
+        return mask
+    h, w = mask.shape
+    m = mask[: h - h % f, : w - w % f]
+    return m.reshape(h // f, f, w // f, f).any(axis=(1, 3))
+
+
+def _profile_score(ys: np.ndarray, xs: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """Sum of squared row counts of the ink after rotating by each angle: peaks when text
+    lines and box lines run exactly horizontally."""
+    scores = np.empty(len(angles))
+    for i, a in enumerate(np.deg2rad(angles)):
+        r = ys * np.cos(a) + xs * np.sin(a)
+        r = np.round(r - r.min()).astype(np.int64)
+        counts = np.bincount(r, minlength=1).astype(np.float64)
+        scores[i] = float(np.dot(counts, counts))
+    return scores
+
+
+def estimate_skew(mask: np.ndarray, max_angle: float = MAX_SKEW) -> float:
+    """Angle in degrees (counter-clockwise positive, as ``cv2.getRotationMatrix2D``) that makes
+    the page's lines horizontal, by maximising the sharpness of the horizontal projection.
+
+    Coarse-to-fine search on pooled copies of the mask: 1 degree steps over +-max_angle, then
+    0.2, then 0.05 degree steps around the best. 0.0 for a page without ink.
+    """
+    best, span = 0.0, max_angle
+    # Three passes, each on a finer copy of the mask around the previous best: the profile's peak
+    # is about (1 / width) radians wide, so each pass needs only a few samples.
+    for long_side, step in ((600, 1.0), (900, 0.2), (1800, 0.05)):
+        small = _pooled(mask, long_side)
+        ys, xs = np.nonzero(small)
+        if ys.size < 50:
+            return 0.0
+        angles = np.round(np.arange(best - span, best + span + 1e-9, step), 4)
+        angles = angles[np.abs(angles) <= max_angle + 1e-9]
+        scores = _profile_score(ys.astype(np.float64), xs.astype(np.float64), angles)
+        best = float(angles[int(np.argmax(scores))])
+        span = 5 * step
+    angle = best
+    # The projection angle that sharpens the profile is the content's own counter-clockwise
+    # tilt; rotating by its opposite undoes it.
+    return round(-angle, 2) + 0.0
+
+
+def rotation_matrix(shape: tuple[int, ...], angle: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """2x3 matrix rotating by ``angle`` degrees about the centre onto a canvas that holds the
+    whole rotated page (so no corner of the form is cut off), and that canvas size (w, h)."""
+    h, w = shape[:2]
+    m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), angle, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    new_w = int(np.ceil(h * sin + w * cos))
+    new_h = int(np.ceil(h * cos + w * sin))
+    m[0, 2] += (new_w - w) / 2.0
+    m[1, 2] += (new_h - h) / 2.0
+    return m, (new_w, new_h)
+
+
+def rotate(gray: np.ndarray, angle: float, fill: int = 255) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate a grayscale page by ``angle`` degrees (expanding the canvas); returns the page and
+    the 2x3 matrix mapping input pixels to output pixels."""
+    m, size = rotation_matrix(gray.shape, angle)
+    out = cv2.warpAffine(gray, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=int(fill))
+    return out, m
+
+
+def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """2x3 affine ``outer o inner``."""
+    a = np.vstack([outer, [0, 0, 1]]) @ np.vstack([inner, [0, 0, 1]])
+    return a[:2]
+
+
+def clean_page(gray: np.ndarray, method: str = "auto", deskew: bool = True) -> CleanPage:
+    """Working-resolution, deskewed, binarized page with specks removed."""
+    if gray.ndim != 2 or gray.dtype != np.uint8:
+        raise ValueError(f"expected a 2-D uint8 page, got {gray.dtype} {gray.shape}")
+    scale = work_scale(gray.shape)
+    work = gray
+    to_work = np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0]])
+    if scale < 1.0:
+        h, w = gray.shape
+        size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+        work = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        to_work = np.array([[size[0] / w, 0.0, 0.0], [0.0, size[1] / h, 0.0]])
+    if method == "auto":
+        method = "sauvola" if lighting_is_uneven(work) else "otsu"
+    mask, method = binarize(work, method)
+    angle = 0.0
+    if deskew:
+        angle = estimate_skew(mask)
+        if abs(angle) >= 0.1:
+            paper = int(np.percentile(work, 90))
+            work, rot = rotate(work, angle, fill=paper)
+            to_work = _compose(rot, to_work)
+            mask, _ = binarize(work, method)
+        else:
+            angle = 0.0
+    mask = remove_specks(mask, speck_area(mask.shape))
+    from_work = cv2.invertAffineTransform(to_work)
+    return CleanPage(work, mask, to_work, from_work, angle, scale, method)
+
+
+def map_bbox(bbox: tuple[int, int, int, int], matrix: np.ndarray,
+             limit: tuple[int, int] | None = None) -> tuple[int, int, int, int]:
+    """Bounding box (x, y, w, h) of a box's four corners under a 2x3 affine map, clipped to
+    ``limit`` = (width, height) when given."""
+    x, y, w, h = bbox
+    pts = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], np.float64)
+    out = pts @ matrix[:, :2].T + matrix[:, 2]
+    x0, y0 = np.floor(out.min(axis=0))
+    x1, y1 = np.ceil(out.max(axis=0))
+    if limit is not None:
+        x0, y0 = max(x0, 0), max(y0, 0)
+        x1, y1 = min(x1, limit[0]), min(y1, limit[1])
+    return int(x0), int(y0), int(max(x1 - x0, 0)), int(max(y1 - y0, 0))

@@ -1,0 +1,436 @@
+"""Where the handwriting is: drawn boxes and comb fields, or free-standing numbers.
+
+A form tells the writer where to write with ruled boxes, so on a page that has boxes only ink
+inside them is read; the printed labels and instructions around them are never fields. A page
+without boxes (a note, a ledger) is read by grouping digit-sized marks into numbers by line and
+spacing.
+
+All sizes are fractions of the page or of the box at hand, so the same code serves 100-300 dpi.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+import cv2
+import numpy as np
+
+Rect = tuple[int, int, int, int]  # x, y, w, h
+
+# Shortest ruling searched for, as a fraction of the page width (horizontal) / height (vertical).
+# A box for two digits is ~4% of a letter page wide and ~2.5% of it high; printed and handwritten
+# characters have few straight runs longer than half of that.
+H_LINE_FRAC = 0.02
+V_LINE_FRAC = 0.01
+
+
+@dataclass(frozen=True)
+class Box:
+    """A ruled box: ``outer`` includes its lines, ``inner`` is the writing area, ``cells`` the
+    writing areas of a comb field (one digit each; empty for a plain box)."""
+
+    outer: Rect
+    inner: Rect
+    cells: tuple[Rect, ...] = ()
+    sides: tuple[int, int, int, int] = (1, 1, 1, 1)  # ruling thickness: top, bottom, left, right
+
+    @property
+    def thickness(self) -> int:
+        return int(np.median(self.sides))
+
+
+@dataclass
+class FieldRegion:
+    """The ink of one candidate field, cropped, with the lines of its box removed.
+
+    ``mask`` covers ``origin`` (x, y) onwards in page (working) pixels. ``cells`` are comb cells
+    in mask coordinates. ``digit_height`` is the expected height of a digit, from the box height
+    or from the marks themselves.
+    """
+
+    kind: Literal["box", "comb", "free"]
+    bbox: Rect
+    mask: np.ndarray
+    origin: tuple[int, int]
+    digit_height: float
+    cells: tuple[Rect, ...] = ()
+    inner: Rect | None = None  # writing area in mask coordinates (boxes only)
+
+
+def line_masks(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Horizontal and vertical rulings (uint8 0/1): runs of ink longer than a fraction of the
+    page, found by morphological opening, with one-pixel breaks bridged."""
+    m = mask.astype(np.uint8)
+    h, w = m.shape
+    lh = max(8, int(round(H_LINE_FRAC * w)))
+    lv = max(6, int(round(V_LINE_FRAC * h)))
+    # A line drawn at a residual angle of a few tenths of a degree steps by a pixel every
+    # hundred or so; a 3-pixel closing across it keeps its runs long enough for the opening.
+    hm = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((1, 3), np.uint8))
+    vm = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((3, 1), np.uint8))
+    horiz = cv2.morphologyEx(hm, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (lh, 1)))
+    vert = cv2.morphologyEx(vm, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, lv)))
+    horiz = cv2.morphologyEx(horiz, cv2.MORPH_CLOSE, np.ones((1, 5), np.uint8))
+    vert = cv2.morphologyEx(vert, cv2.MORPH_CLOSE, np.ones((5, 1), np.uint8))
+    return horiz, vert
+
+
+def _fit_rulings(ink: np.ndarray, hole: Rect, cap: int) -> tuple[Rect, tuple[int, int, int, int]]:
+    """The writing area and the thickness of each ruling (top, bottom, left, right), from the
+    ink around a hole of the ruling network.
+
+    The opening that found the rulings trims their wobbly edges, so the hole is a little larger
+    than the blank area: each side is grown outwards over rows/columns that are mostly ink, and
+    the writing area shrunk inwards over such rows/columns (at most the ruling's thickness more).
+    """
+    x, y, w, h = hole
+    H, W = ink.shape
+
+    def profile(axis_rows: bool, lo: int, hi: int) -> np.ndarray:
+        lo, hi = max(lo, 0), min(hi, H if axis_rows else W)
+        fr = np.zeros(max(hi - lo, 0))
+        if hi > lo:
+            fr = ink[lo:hi, x : x + w].mean(axis=1) if axis_rows else ink[y : y + h, lo:hi].mean(axis=0)
+        return fr
+
+    def extent(axis_rows: bool, edge: int, outward: int) -> tuple[int, int]:
+        """(thickness outside the hole, rows/cols of ruling inside it) at a hole edge; ``edge`` is
+        the first index inside the hole, ``outward`` -1 (top/left) or +1 (bottom/right)."""
+        idx_out = [edge + outward * k for k in range(1, cap + 1)]
+        idx_in = [edge - outward * k for k in range(0, cap)]
+        lim = H if axis_rows else W
+        t_out = 0
+        for i in idx_out:
+            if not 0 <= i < lim or _frac(axis_rows, i) < 0.3:
+                break
+            t_out += 1
+        t_in = 0
+        for i in idx_in[: t_out + 1]:
+            if not 0 <= i < lim or _frac(axis_rows, i) < 0.3:
+                break
+            t_in += 1
+        return t_out, t_in
+
+    def _frac(axis_rows: bool, i: int) -> float:
+        return float(ink[i, x : x + w].mean()) if axis_rows else float(ink[y : y + h, i].mean())
+
+    t_out, t_in = extent(True, y, -1)
+    b_out, b_in = extent(True, y + h - 1, +1)
+    l_out, l_in = extent(False, x, -1)
+    r_out, r_in = extent(False, x + w - 1, +1)
+    inner = (x + l_in, y + t_in, max(w - l_in - r_in, 1), max(h - t_in - b_in, 1))
+    sides = (max(t_out + t_in, 1), max(b_out + b_in, 1), max(l_out + l_in, 1), max(r_out + r_in, 1))
+    return inner, sides
+
+
+def _is_comb(cells: list[Rect]) -> bool:
+    """Several side-by-side cells of equal width, each about as wide as tall: one digit each."""
+    if len(cells) < 2:
+        return False
+    widths = np.array([c[2] for c in cells], float)
+    heights = np.array([c[3] for c in cells], float)
+    med = float(np.median(widths))
+    return bool(np.all(np.abs(widths - med) <= 0.2 * med) and np.all(widths <= 1.5 * heights))
+
+
+def find_boxes(mask: np.ndarray) -> list[Box]:
+    """Ruled boxes on a binarized, deskewed page, in reading order.
+
+    The writing areas are the holes of the network of rulings. Holes in one row of one network
+    form a comb field when their widths are equal, else one box (a handwritten 1 touching both
+    rulings also splits a box). Frames that hold other boxes, and holes too small or too thin to
+    write a digit in, are not boxes.
+    """
+    horiz, vert = line_masks(mask)
+    lines = cv2.bitwise_or(horiz, vert)
+    H, W = mask.shape
+    min_h = max(8, int(0.015 * H))  # a digit box is at least ~0.17 inch high
+    min_w = max(6, int(0.006 * W))
+    contours, hierarchy = cv2.findContours(lines, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return []
+    hierarchy = hierarchy[0]
+    holes: dict[int, list[Rect]] = {}
+    for i, c in enumerate(contours):
+        parent = int(hierarchy[i][3])
+        if parent < 0:
+            continue
+        x, y, w, h = cv2.boundingRect(c)
+        if h < min_h or w < min_w:
+            continue
+        if cv2.contourArea(c) < 0.8 * w * h:  # not a rectangle (e.g. the gap in a stroke)
+            continue
+        holes.setdefault(parent, []).append((x, y, w, h))
+    boxes: list[Box] = []
+    for parent in sorted(holes):
+        rects = sorted(holes[parent], key=lambda r: (r[1], r[0]))
+        for row in _rows(rects):
+            boxes.extend(_boxes_from_row(row, mask.astype(bool)))
+    # Frames around other boxes (or around the whole form) are layout, not fields.
+    inners = [b.inner for b in boxes]
+    kept = [b for b in boxes if not any(o is not b.inner and _contains(b.inner, o) for o in inners)]
+    return sorted(kept, key=_reading_key(kept))
+
+
+def _rows(rects: list[Rect]) -> list[list[Rect]]:
+    """Group rectangles whose vertical extents overlap by more than half into rows."""
+    rows: list[list[Rect]] = []
+    for r in rects:
+        for row in rows:
+            ref = row[0]
+            ov = min(r[1] + r[3], ref[1] + ref[3]) - max(r[1], ref[1])
+            if ov > 0.5 * min(r[3], ref[3]):
+                row.append(r)
+                break
+        else:
+            rows.append([r])
+    return [sorted(row) for row in rows]
+
+
+def _boxes_from_row(row: list[Rect], ink: np.ndarray) -> list[Box]:
+    cap = max(2, int(0.25 * min(r[3] for r in row)))
+    # Split the row where neighbouring holes are far apart (separate boxes of one network).
+    groups: list[list[Rect]] = [[row[0]]]
+    for r in row[1:]:
+        prev = groups[-1][-1]
+        gap = r[0] - (prev[0] + prev[2])
+        if gap > 2 * cap:
+            groups.append([r])
+        else:
+            groups[-1].append(r)
+    boxes = []
+    for g in groups:
+        x0 = min(r[0] for r in g)
+        y0 = min(r[1] for r in g)
+        x1 = max(r[0] + r[2] for r in g)
+        y1 = max(r[1] + r[3] for r in g)
+        inner, (t, b, l, rt) = _fit_rulings(ink, (x0, y0, x1 - x0, y1 - y0), cap)
+        ix, iy, iw, ih = inner
+        outer = (ix - l, iy - t, iw + l + rt, ih + t + b)
+        cells = tuple(g) if _is_comb(g) else ()
+        boxes.append(Box(outer=outer, inner=inner, cells=cells, sides=(t, b, l, rt)))
+    return boxes
+
+
+def _contains(a: Rect, b: Rect) -> bool:
+    return a[0] <= b[0] and a[1] <= b[1] and a[0] + a[2] >= b[0] + b[2] and a[1] + a[3] >= b[1] + b[3]
+
+
+def _reading_key(rects_or_boxes: list[Any]) -> Callable[[Any], tuple[int, int, int]]:
+    """Sort key for reading order: by line (rows of overlapping vertical extent), then x."""
+    def rect(o: object) -> Rect:
+        return o.outer if isinstance(o, Box) else o.bbox if isinstance(o, FieldRegion) else o  # type: ignore[return-value]
+
+    items = [rect(o) for o in rects_or_boxes]
+    order = sorted(range(len(items)), key=lambda i: (items[i][1] + items[i][3] / 2.0, items[i][0]))
+    line_of: dict[Rect, int] = {}
+    line, line_bottom = -1, -np.inf
+    for i in order:
+        x, y, w, h = items[i]
+        centre = y + h / 2.0
+        if centre > line_bottom:
+            line += 1
+            line_bottom = y + h
+        else:
+            line_bottom = max(line_bottom, centre)
+        line_of[items[i]] = line
+    return lambda o: (line_of.get(rect(o), 0), rect(o)[0], rect(o)[1])
+
+
+def reading_order(items: list[Any]) -> list[Any]:
+    """Boxes, regions or rects sorted into reading order (lines top to bottom, then x)."""
+    return sorted(items, key=_reading_key(items))
+
+
+def remove_rulings(crop: np.ndarray, inner: Rect, sides: tuple[int, int, int, int],
+                   dividers: tuple[tuple[int, int], ...] = ()) -> np.ndarray:
+    """Erase a box's rulings from a crop of ink, keeping the strokes that cross them.
+
+    ``inner`` is the writing area in crop coordinates; the rulings are the bands around it,
+    ``sides`` = (top, bottom, left, right) pixels thick, plus vertical ``dividers`` (x0, x1)
+    between comb cells. A band pixel stays when ink continues on both sides of the band within a
+    stroke width, i.e. a stroke crosses. Rulings are wobbly by a pixel or two, so each band is
+    widened by half its thickness (at least 1 px) on both sides.
+    """
+    out = crop.copy()
+    H, W = crop.shape
+    x, y, w, h = inner
+    t = max(1, max(sides))
+    reach = t + 1  # horizontal slack for slanted strokes
+    kernel = np.ones((1, 2 * reach + 1), np.uint8)
+    kernel_v = np.ones((2 * reach + 1, 1), np.uint8)
+
+    def clear_rows(r0: int, r1: int) -> None:
+        r0, r1 = max(r0, 0), min(r1, H)
+        if r1 <= r0:
+            return
+        above = crop[max(r0 - 2, 0) : r0].any(axis=0) if r0 > 0 else np.zeros(W, bool)
+        below = crop[r1 : r1 + 2].any(axis=0) if r1 < H else np.zeros(W, bool)
+        above = cv2.dilate(above.astype(np.uint8)[None], kernel)[0] > 0
+        below = cv2.dilate(below.astype(np.uint8)[None], kernel)[0] > 0
+        band = crop[r0:r1] & ~(above & below)[None]
+        out[r0:r1] &= ~band
+
+    def clear_cols(c0: int, c1: int, r0: int, r1: int) -> None:
+        c0, c1 = max(c0, 0), min(c1, W)
+        r0, r1 = max(r0, 0), min(r1, H)
+        if c1 <= c0 or r1 <= r0:
+            return
+        left = crop[r0:r1, max(c0 - 2, 0) : c0].any(axis=1) if c0 > 0 else np.zeros(r1 - r0, bool)
+        right = crop[r0:r1, c1 : c1 + 2].any(axis=1) if c1 < W else np.zeros(r1 - r0, bool)
+        left = cv2.dilate(left.astype(np.uint8)[:, None], kernel_v)[:, 0] > 0
+        right = cv2.dilate(right.astype(np.uint8)[:, None], kernel_v)[:, 0] > 0
+        band = crop[r0:r1, c0:c1] & ~(left & right)[:, None]
+        out[r0:r1, c0:c1] &= ~band
+
+    top, bottom, left, right = (max(1, s) for s in sides)
+
+    def pad(s: int) -> int:
+        return max(1, (s + 1) // 2)
+
+    clear_rows(y - top - pad(top), y + pad(top))
+    clear_rows(y + h - pad(bottom), y + h + bottom + pad(bottom))
+    clear_cols(x - left - pad(left), x + pad(left), y - top - pad(top), y + h + bottom + pad(bottom))
+    clear_cols(x + w - pad(right), x + w + right + pad(right), y - top - pad(top), y + h + bottom + pad(bottom))
+    p = pad(left)
+    for c0, c1 in dividers:
+        clear_cols(c0 - p, c1 + p, y, y + h)
+    return out
+
+
+def _keep_inside(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int],
+                 min_inside: float = 0.5) -> np.ndarray:
+    """The connected components that lie mostly inside the writing area, whole (a digit that
+    crosses the ruling keeps its part outside; the printed label above the box goes), less the
+    slivers of ruling that removal left: marks lying entirely within a ruling's zone."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros(ink.shape, bool)
+    x, y, w, h = inner
+    inside = np.bincount(labels[y : y + h, x : x + w].ravel(), minlength=n)
+    keep = inside >= min_inside * stats[:, cv2.CC_STAT_AREA]
+    zone = np.zeros(ink.shape, bool)
+    top, bottom, left, right = (max(1, s) for s in sides)
+    m = max(2, max(sides))
+    zone[max(y - top - m, 0) : y + m] = True
+    zone[max(y + h - m, 0) : y + h + bottom + m] = True
+    zone[:, max(x - left - m, 0) : x + m] = True
+    zone[:, max(x + w - m, 0) : x + w + right + m] = True
+    outside = np.bincount(labels[~zone].ravel(), minlength=n)
+    keep &= outside > 0.1 * stats[:, cv2.CC_STAT_AREA]
+    keep[0] = False
+    return keep[labels]
+
+
+def box_region(mask: np.ndarray, box: Box) -> FieldRegion:
+    """The ink of one box: a crop around it (with room for strokes that leave the box), rulings
+    removed, only the marks that belong inside."""
+    H, W = mask.shape
+    ox, oy, ow, oh = box.outer
+    ix, iy, iw, ih = box.inner
+    margin = int(round(0.35 * ih))
+    x0, y0 = max(ox - margin, 0), max(oy - margin, 0)
+    x1, y1 = min(ox + ow + margin, W), min(oy + oh + margin, H)
+    crop = mask[y0:y1, x0:x1].astype(bool)
+    inner = (ix - x0, iy - y0, iw, ih)
+    dividers = []
+    cells = tuple((cx - x0, cy - y0, cw, ch) for cx, cy, cw, ch in box.cells)
+    for a, b in zip(cells, cells[1:]):
+        dividers.append((a[0] + a[2], b[0]))
+    clean = remove_rulings(crop, inner, box.sides, tuple(dividers))
+    ink = _keep_inside(clean, inner, box.sides)
+    return FieldRegion(kind="comb" if cells else "box", bbox=box.outer, mask=ink, origin=(x0, y0),
+                       digit_height=0.7 * ih, cells=cells, inner=inner)
+
+
+def text_lines(mask: np.ndarray) -> int:
+    """How many lines of writing a mask holds: bands of ink rows separated by blank rows (several
+    lines = a paragraph or an address, not a number). Bands shorter than a third of the typical
+    mark height (a stray dot, an accent) do not count, and gaps shorter than a fifth of it (a
+    descender nearly touching the next line) do not separate."""
+    rows = mask.any(axis=1)
+    if not rows.any():
+        return 0
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    heights = stats[1:, cv2.CC_STAT_HEIGHT]
+    char_h = float(np.median(heights))
+    edges = np.diff(np.concatenate([[0], rows.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    bands: list[list[int]] = []
+    for a, b in zip(starts, ends):
+        if bands and a - bands[-1][1] < max(1, 0.2 * char_h):
+            bands[-1][1] = int(b)
+        else:
+            bands.append([int(a), int(b)])
+    return sum(1 for a, b in bands if b - a >= max(2, 0.3 * char_h))
+
+
+def free_regions(mask: np.ndarray) -> list[FieldRegion]:
+    """Numbers written without boxes: digit-sized marks grouped into lines by vertical overlap,
+    and into numbers by gaps smaller than a digit height.
+
+    The digit height is the median height of the page's sizeable marks, so it adapts to the
+    resolution and the writer.
+    """
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return []
+    H, W = mask.shape
+    x, y, w, h, area = (stats[1:, i] for i in range(5))
+    big = h >= max(4, 0.006 * H)
+    big &= h <= 0.15 * H
+    if not big.any():
+        return []
+    digit_h = float(np.median(h[big]))
+    marks = np.flatnonzero((h >= 0.25 * digit_h) & (h <= 3 * digit_h) & (w <= 10 * digit_h))
+    if marks.size == 0:
+        return []
+    # Lines: chain marks whose vertical centres lie within half a digit height.
+    order = sorted(marks, key=lambda i: (y[i] + h[i] / 2.0, x[i]))
+    lines: list[list[int]] = []
+    for i in order:
+        cy = y[i] + h[i] / 2.0
+        for line in lines:
+            ly = np.mean([y[j] + h[j] / 2.0 for j in line])
+            if abs(cy - ly) < 0.5 * digit_h:
+                line.append(i)
+                break
+        else:
+            lines.append([i])
+    regions = []
+    for line in lines:
+        line.sort(key=lambda i: x[i])
+        group = [line[0]]
+        groups = [group]
+        for i in line[1:]:
+            right = max(x[j] + w[j] for j in group)
+            if x[i] - right > 0.8 * digit_h:
+                group = [i]
+                groups.append(group)
+            else:
+                group.append(i)
+        for g in groups:
+            if max(h[j] for j in g) < 0.6 * digit_h:  # only dots and dashes
+                continue
+            gx0 = min(x[j] for j in g)
+            gy0 = min(y[j] for j in g)
+            gx1 = max(x[j] + w[j] for j in g)
+            gy1 = max(y[j] + h[j] for j in g)
+            sub = np.isin(labels[gy0:gy1, gx0:gx1], np.array(g) + 1)
+            regions.append(FieldRegion(kind="free", bbox=(int(gx0), int(gy0), int(gx1 - gx0), int(gy1 - gy0)),
+                                       mask=sub, origin=(int(gx0), int(gy0)), digit_height=digit_h))
+    return reading_order(regions)
+
+
+def find_regions(mask: np.ndarray, mode: str = "auto") -> list[FieldRegion]:
+    """Candidate fields of a page in reading order: boxes (``boxes``), free numbers (``free``),
+    or boxes where the page has any with ink in them, else free numbers (``auto``)."""
+    if mode not in ("auto", "boxes", "free"):
+        raise ValueError(f"unknown field mode {mode!r}")
+    if mode in ("auto", "boxes"):
+        boxes = find_boxes(mask)
+        regions = [box_region(mask, b) for b in boxes]
+        if mode == "boxes" or boxes:
+            return [r for r in regions if r.mask.any()]
+    return free_regions(mask)

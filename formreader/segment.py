@@ -1,0 +1,296 @@
+"""One field's ink -> its digits, with the classifier choosing how to cut and merge.
+
+Pieces of ink rarely map one-to-one onto digits: a 5's top bar comes loose, a 4 breaks in two,
+neighbours touch, commas and dashes sit between digits. Rather than guess with geometric rules,
+the field is over-segmented into *atoms* (connected components, and slices of components wide
+enough to be several digits), every plausible run of neighbouring atoms becomes a candidate
+digit, all candidates of a page are classified in one batch, and a shortest-path search picks
+the reading whose digits the model is most sure of (:func:`decode`). Atoms the model calls
+"not a digit" (reject class) may be skipped: that is how punctuation and stray marks drop out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from .model import REJECT
+from .normalize import to_mnist
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import Recognizer
+
+Rect = tuple[int, int, int, int]  # x, y, w, h in field-mask pixels
+
+MAX_RUN = 6  # atoms merged into one digit at most (a digit broken in pieces and sliced)
+MAX_DIGIT_WIDTH = 1.4  # widest candidate digit, in digit heights
+_EPS = 1e-7
+
+
+@dataclass
+class Atom:
+    """A piece of ink: a whole connected component (``whole``) or a vertical slice of one."""
+
+    rect: Rect
+    mask: np.ndarray  # bool, rect-sized
+    whole: bool
+    component: int
+
+
+@dataclass
+class Candidate:
+    """A run of atoms [start, end) read as one digit; ``crop`` is its 28x28 MNIST image."""
+
+    start: int
+    end: int
+    rect: Rect
+    crop: np.ndarray
+
+
+@dataclass
+class Lattice:
+    """Everything needed to decode a field once its candidates are classified."""
+
+    atoms: list[Atom]
+    candidates: list[Candidate]
+    digit_height: float
+    forced: bool = False  # comb field: each candidate is one cell, no search
+
+    @property
+    def crops(self) -> np.ndarray:
+        if not self.candidates:
+            return np.zeros((0, 28, 28), np.float32)
+        return np.stack([c.crop for c in self.candidates])
+
+
+@dataclass
+class DigitRead:
+    value: int
+    confidence: float
+    rect: Rect  # in field-mask pixels
+
+
+@dataclass
+class Reading:
+    """The chosen digits of a field, and how much of its ink was not digits."""
+
+    digits: list[DigitRead] = field(default_factory=list)
+    skipped_marks: int = 0  # digit-sized marks the model rejected (letters, scribbles)
+    marks: int = 0  # digit-sized marks in the field
+
+    @property
+    def value(self) -> str:
+        return "".join(str(d.value) for d in self.digits)
+
+
+def _union(rects: list[Rect]) -> Rect:
+    x0 = min(r[0] for r in rects)
+    y0 = min(r[1] for r in rects)
+    x1 = max(r[0] + r[2] for r in rects)
+    y1 = max(r[1] + r[3] for r in rects)
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _paint(atoms: list[Atom]) -> tuple[np.ndarray, Rect]:
+    rect = _union([a.rect for a in atoms])
+    out = np.zeros((rect[3], rect[2]), bool)
+    for a in atoms:
+        x, y, w, h = a.rect
+        out[y - rect[1] : y - rect[1] + h, x - rect[0] : x - rect[0] + w] |= a.mask
+    return out, rect
+
+
+def estimate_digit_height(mask: np.ndarray, expected: float) -> float:
+    """Height of the digits actually written (writers fill a box anywhere from half to all of
+    its height), from the marks at least a third of ``expected`` (the box-derived guess).
+
+    Marks that overlap horizontally are measured together, so a digit broken across its middle
+    counts at its full height rather than as two half-height marks.
+    """
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    spans = sorted((int(x), int(x + w), int(y), int(y + h)) for x, y, w, h, _ in stats[1:])
+    clusters: list[list[int]] = []
+    for x0, x1, y0, y1 in spans:
+        if clusters:
+            c = clusters[-1]
+            overlap = min(x1, c[1]) - max(x0, c[0])
+            if overlap >= 0.5 * min(x1 - x0, c[1] - c[0]):
+                c[:] = [min(c[0], x0), max(c[1], x1), min(c[2], y0), max(c[3], y1)]
+                continue
+        clusters.append([x0, x1, y0, y1])
+    h = np.array([c[3] - c[2] for c in clusters], float)
+    h = h[h >= expected / 3.0]
+    return float(np.median(h)) if h.size else float(expected)
+
+
+def cut_columns(mask: np.ndarray, digit_height: float, max_cuts: int = 4) -> list[int]:
+    """Where a wide blob of ink may be two or more touching digits: the columns of least ink
+    (local minima of the column profile, away from the blob's ends), best first."""
+    h, w = mask.shape
+    if w < 0.8 * digit_height or w < 4:
+        return []
+    profile = mask.sum(axis=0).astype(np.float32)
+    k = max(1, int(round(0.06 * digit_height)))
+    smooth = np.convolve(profile, np.ones(2 * k + 1, np.float32) / (2 * k + 1), mode="same")
+    lo, hi = int(0.22 * digit_height), w - int(0.22 * digit_height)
+    if hi <= lo:
+        return []
+    cand = [c for c in range(max(lo, 1), min(hi, w - 1))
+            if smooth[c] <= smooth[c - 1] and smooth[c] <= smooth[c + 1]]
+    cand.sort(key=lambda c: (smooth[c], c))
+    chosen: list[int] = []
+    spacing = 0.2 * digit_height
+    for c in cand:
+        if all(abs(c - o) >= spacing for o in chosen):
+            chosen.append(c)
+        if len(chosen) == max_cuts:
+            break
+    # Evenly spaced cuts as well: two digits pressed together may leave no thin column.
+    n = int(round(w / (0.6 * digit_height)))
+    for i in range(1, max(n, 2)):
+        c = int(round(i * w / max(n, 2)))
+        if lo <= c < hi and all(abs(c - o) >= spacing / 2 for o in chosen):
+            chosen.append(c)
+    return sorted(chosen)
+
+
+def atoms_of(mask: np.ndarray, digit_height: float) -> list[Atom]:
+    """Components of a field's ink, specks dropped, wide ones sliced at candidate cuts,
+    ordered left to right by centre."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    speck = (0.08 * digit_height) ** 2
+    atoms: list[Atom] = []
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if area < speck and max(w, h) < 0.15 * digit_height:
+            continue
+        comp = labels[y : y + h, x : x + w] == i
+        cuts = cut_columns(comp, digit_height) if h >= 0.5 * digit_height else []
+        bounds = [0, *cuts, w]
+        for a, b in zip(bounds, bounds[1:]):
+            piece = comp[:, a:b]
+            rows = np.flatnonzero(piece.any(axis=1))
+            if rows.size == 0:
+                continue
+            piece = piece[rows[0] : rows[-1] + 1]
+            atoms.append(Atom((x + a, y + int(rows[0]), b - a, piece.shape[0]), piece,
+                              whole=not cuts, component=i))
+    atoms.sort(key=lambda a: (a.rect[0] + a.rect[2] / 2.0, a.rect[1]))
+    return atoms
+
+
+def segment_field(mask: np.ndarray, digit_height: float, cells: tuple[Rect, ...] = ()) -> Lattice:
+    """Candidate digits of one field (bool ink mask, lines already removed).
+
+    ``digit_height``: expected digit height in pixels (e.g. 0.7 x the box's inner height); the
+    height actually written is measured from the ink. ``cells``: comb cells, one digit each.
+    """
+    dh = estimate_digit_height(mask, digit_height) if mask.any() else float(digit_height)
+    if cells:
+        return _comb_lattice(mask, dh, cells)
+    atoms = atoms_of(mask, dh)
+    cands: list[Candidate] = []
+    for i in range(len(atoms)):
+        for j in range(i + 1, min(i + MAX_RUN, len(atoms)) + 1):
+            run = atoms[i:j]
+            rect = _union([a.rect for a in run])
+            if j - i > 1 and rect[2] > MAX_DIGIT_WIDTH * dh:
+                break
+            img, rect = _paint(run)
+            cands.append(Candidate(i, j, rect, to_mnist(img)))
+    return Lattice(atoms, cands, dh)
+
+
+def _comb_lattice(mask: np.ndarray, dh: float, cells: tuple[Rect, ...]) -> Lattice:
+    """One candidate per non-empty comb cell: all its marks (bar specks) are one digit."""
+    n, labels, stats, cents = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    speck = (0.08 * dh) ** 2
+    atoms: list[Atom] = []
+    cands: list[Candidate] = []
+    for cx, cy, cw, ch in cells:
+        members = [i for i in range(1, n)
+                   if cx <= cents[i][0] < cx + cw and stats[i, cv2.CC_STAT_AREA] >= speck]
+        if not members:
+            continue
+        parts = []
+        for i in members:
+            x, y, w, h = (int(v) for v in stats[i, :4])
+            parts.append(Atom((x, y, w, h), labels[y : y + h, x : x + w] == i, True, i))
+        img, rect = _paint(parts)
+        k = len(atoms)
+        atoms.append(Atom(rect, img, True, members[0]))
+        cands.append(Candidate(k, k + 1, rect, to_mnist(img)))
+    return Lattice(atoms, cands, dh, forced=True)
+
+
+def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
+    """The most probable reading of a field given its candidates' class probabilities (N, 11).
+
+    Shortest path over atom boundaries: a candidate costs -log P(its best digit); skipping a
+    whole component costs -log P(reject) (cheap for a comma, dear for a digit). Slices of a
+    component cannot be skipped, so a digit is never read from half of a blob.
+    """
+    atoms, cands = lattice.atoms, lattice.candidates
+    n = len(atoms)
+    reading = Reading()
+    if n == 0:
+        return reading
+    big = [a.rect[3] >= 0.5 * lattice.digit_height for a in atoms]
+    reading.marks = int(sum(1 for a in atoms if a.whole and a.rect[3] >= 0.5 * lattice.digit_height))
+    digit_p = probs[:, :REJECT].max(axis=1)
+    digit_v = probs[:, :REJECT].argmax(axis=1)
+    single = {c.start: k for k, c in enumerate(cands) if c.end == c.start + 1}
+    if lattice.forced:
+        for k, c in enumerate(cands):
+            if probs[k, REJECT] > digit_p[k]:  # a stray mark, or a letter, in a cell
+                reading.skipped_marks += int(big[c.start])
+                continue
+            reading.digits.append(DigitRead(int(digit_v[k]), float(digit_p[k]), c.rect))
+        return reading
+    cost = np.full(n + 1, np.inf)
+    cost[0] = 0.0
+    back: list[tuple[int, int] | None] = [None] * (n + 1)  # (previous node, candidate or -1)
+    by_start: dict[int, list[int]] = {}
+    for k, c in enumerate(cands):
+        by_start.setdefault(c.start, []).append(k)
+    for i in range(n):
+        if not np.isfinite(cost[i]):
+            continue
+        for k in by_start.get(i, []):
+            c = cands[k]
+            new = cost[i] - np.log(digit_p[k] + _EPS)
+            if new < cost[c.end] - 1e-12:
+                cost[c.end], back[c.end] = new, (i, k)
+        if atoms[i].whole and i in single:
+            new = cost[i] - np.log(probs[single[i], REJECT] + _EPS)
+            if new < cost[i + 1] - 1e-12:
+                cost[i + 1], back[i + 1] = new, (i, -1)
+    node = n
+    chosen: list[int] = []
+    while node > 0:
+        prev, k = back[node]  # type: ignore[misc]
+        if k >= 0:
+            chosen.append(k)
+        elif big[prev]:
+            reading.skipped_marks += 1
+        node = prev
+    for k in reversed(chosen):
+        reading.digits.append(DigitRead(int(digit_v[k]), float(digit_p[k]), cands[k].rect))
+    return reading
+
+
+def read_region(mask: np.ndarray, recognizer: "Recognizer", digit_height: float,
+                cells: tuple[Rect, ...] = ()) -> Reading:
+    """Digits of one arbitrary field region (e.g. a template zone): segment, classify, decode.
+
+    For many regions at once, build their lattices with :func:`segment_field`, classify all
+    crops in one call and :func:`decode` each, as :func:`formreader.page.read_page` does.
+    """
+    lattice = segment_field(mask, digit_height, cells)
+    if not lattice.candidates:
+        return Reading()
+    _, probs = recognizer.classify(lattice.crops)
+    return decode(lattice, probs)

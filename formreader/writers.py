@@ -1,0 +1,140 @@
+"""Streaming JSON/CSV writers for page results, and atomic output files.
+
+Results are written as they arrive, so a 10,000-page batch never holds its output in memory;
+the output file only appears (atomically, by rename) once the batch has finished, so a crash or
+Ctrl-C never leaves a truncated JSON that a downstream job would take for a complete one.
+Output is a pure function of the results: same results, same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Literal, Protocol, TextIO
+
+from .errors import FormreaderError
+from .results import CSV_COLUMNS, PageResult
+
+Format = Literal["json", "csv"]
+FORMATS: tuple[Format, ...] = ("json", "csv")
+
+
+class PageWriter(Protocol):
+    def write(self, page: PageResult) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class JsonWriter:
+    """``{"pages": [...]}`` with one page object per line: valid JSON, streamable, diffable."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.count = 0
+
+    def write(self, page: PageResult) -> None:
+        # Nothing is written before the first page: a run that dies before reading anything
+        # (no model, say) leaves stdout empty rather than holding half a JSON document.
+        text = json.dumps(page.to_dict(), ensure_ascii=True, allow_nan=False)
+        self.stream.write((',\n' if self.count else '{"pages": [\n') + text)
+        self.count += 1
+        self.stream.flush()
+
+    def finish(self) -> None:
+        self.stream.write("\n]}\n" if self.count else '{"pages": []}\n')
+        self.stream.flush()
+
+
+class CsvWriter:
+    """One row per field (``results.CSV_COLUMNS``); a failed page has no fields, hence no rows."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._csv = csv.writer(stream, lineterminator="\n")
+        self._started = False
+
+    def _start(self) -> None:
+        if not self._started:
+            self._csv.writerow(CSV_COLUMNS)
+            self._started = True
+
+    def write(self, page: PageResult) -> None:
+        self._start()
+        for fld in page.fields:
+            self._csv.writerow(fld.csv_row(page.source, page.page))
+        self.stream.flush()
+
+    def finish(self) -> None:
+        self._start()
+        self.stream.flush()
+
+
+def make_writer(fmt: Format, stream: TextIO) -> PageWriter:
+    if fmt == "json":
+        return JsonWriter(stream)
+    if fmt == "csv":
+        return CsvWriter(stream)
+    raise ValueError(f"unknown output format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def format_for(path: str | os.PathLike[str] | None, fmt: str | None = None) -> Format:
+    """The explicit format, else the one ``-o``'s suffix names, else JSON."""
+    if fmt:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown output format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        return fmt  # type: ignore[return-value]
+    if path is not None and Path(path).suffix.lower() == ".csv":
+        return "csv"
+    return "json"
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike[str], binary: bool = False) -> Iterator[IO]:
+    """A file handle whose content replaces ``path`` only if the block completes.
+
+    The temp file sits in the destination directory (``os.replace`` is atomic only within one
+    file system) and is removed on any failure, Ctrl-C included.
+    """
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
+                                   prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise FormreaderError(f"{path}: cannot write output ({exc.strerror or exc})") from None
+    try:
+        if binary:
+            fh: IO = os.fdopen(fd, "wb")
+        else:
+            fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        with fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a result file is not a secret
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def open_output(path: str | os.PathLike[str] | None) -> Iterator[TextIO]:
+    """``path`` written atomically, or stdout (left open) when path is None or "-"."""
+    if path is None or os.fspath(path) == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with atomic_write(path) as fh:
+        yield fh  # type: ignore[misc]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

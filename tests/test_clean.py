@@ -1,0 +1,143 @@
+"""Page clean-up on synthetic pages: binarization under even and uneven light, deskew, specks."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from formreader import clean
+from synthpage import INK, PAPER, uneven_lighting
+
+
+def ruled_page(w: int = 600, h: int = 780) -> np.ndarray:
+    """Lines of 'text' (short dashes) and box rulings: what a form's skew is measured on."""
+    g = np.full((h, w), PAPER, np.uint8)
+    for y in range(60, h - 60, 45):
+        for x in range(40, w - 60, 22):
+            cv2.rectangle(g, (x, y), (x + 14, y + 12), INK, -1 if (x // 22) % 3 else 2)
+    cv2.rectangle(g, (30, 30), (w - 30, h - 30), INK, 2)
+    return g
+
+
+def strokes_page() -> tuple[np.ndarray, np.ndarray]:
+    """A page of pen strokes and the ink truth."""
+    truth = np.zeros((300, 400), np.uint8)
+    for i in range(8):
+        cv2.line(truth, (20 + 45 * i, 30), (50 + 45 * i, 270), 1, 3)
+        cv2.circle(truth, (40 + 45 * i, 150), 15, 1, 2)
+    gray = np.where(truth > 0, INK, PAPER).astype(np.uint8)
+    return gray, truth.astype(bool)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def test_blank_page_has_no_ink_with_every_method() -> None:
+    rng = np.random.default_rng(0)
+    paper = (PAPER + rng.normal(0, 2, (200, 150))).clip(0, 255).astype(np.uint8)
+    for method in ("otsu", "sauvola", "auto"):
+        mask, _ = clean.binarize(paper, method)
+        assert not mask.any(), method
+
+
+def test_even_light_uses_otsu_and_recovers_the_strokes() -> None:
+    gray, truth = strokes_page()
+    mask, method = clean.binarize(gray)
+    assert method == "otsu"
+    assert iou(mask, truth) > 0.95
+
+
+def test_uneven_light_switches_to_sauvola_and_beats_otsu() -> None:
+    gray, truth = strokes_page()
+    shaded = uneven_lighting(gray, strength=0.75)
+    mask, method = clean.binarize(shaded)
+    assert method == "sauvola"
+    otsu_iou = iou(clean.otsu(shaded), truth)
+    auto_iou = iou(mask, truth)
+    print(f"uneven light: Otsu IoU {otsu_iou:.3f}, auto ({method}) IoU {auto_iou:.3f}")
+    assert auto_iou > 0.85
+    assert auto_iou > otsu_iou + 0.1
+
+
+@settings(max_examples=25, deadline=None)
+@given(offset=st.integers(-60, 0), seed=st.integers(0, 1000))
+def test_otsu_ignores_a_uniform_change_of_brightness(offset: int, seed: int) -> None:
+    """A darker scan of the same page (no clipping) gives the same ink."""
+    rng = np.random.default_rng(seed)
+    g = np.full((40, 50), 220, np.int16)
+    for _ in range(4):
+        x, y = rng.integers(0, 40), rng.integers(0, 30)
+        g[y : y + 8, x : x + 3] = 80  # stays above 0 after any offset: no clipping
+    base = clean.otsu(g.astype(np.uint8))
+    shifted = clean.otsu((g + offset).astype(np.uint8))
+    assert np.array_equal(base, shifted)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(0, 255), min_size=1, max_size=64), st.sampled_from(["otsu", "sauvola"]))
+def test_binarize_returns_a_mask_of_the_page_shape(values: list[int], method: str) -> None:
+    g = np.resize(np.array(values, np.uint8), (12, 16))
+    mask, used = clean.binarize(g, method)
+    assert used == method and mask.dtype == bool and mask.shape == g.shape
+    # Ink is never lighter than paper: every ink pixel is at most as bright as any non-ink one
+    # under a global threshold.
+    if method == "otsu" and mask.any() and (~mask).any():
+        assert g[mask].max() < g[~mask].min()
+
+
+@settings(max_examples=12, deadline=None)
+@given(angle=st.floats(-15, 15))
+def test_estimate_skew_undoes_a_rotation(angle: float) -> None:
+    page = ruled_page()
+    rotated, _ = clean.rotate(page, angle)
+    found = clean.estimate_skew(clean.otsu(rotated))
+    assert abs(found + angle) <= 0.25
+
+
+def test_clean_page_deskews_and_maps_back_to_the_source() -> None:
+    page = ruled_page()
+    rotated, _ = clean.rotate(page, 6.0)
+    cp = clean.clean_page(rotated)
+    assert abs(cp.angle + 6.0) <= 0.25
+    # The page's frame is axis-aligned again: its top ruling is one horizontal run.
+    rows = cp.mask.sum(axis=1)
+    assert rows.max() > 0.7 * (page.shape[1] - 60)
+    # A point maps to the working page and back onto itself.
+    pt = np.array([123.0, 456.0, 1.0])
+    there = cp.to_work @ pt
+    back = cp.from_work @ np.append(there, 1.0)
+    assert np.allclose(back, pt[:2], atol=1e-6)
+
+
+def test_big_pages_are_worked_at_reduced_resolution() -> None:
+    assert clean.work_scale((3300, 2560)) < 1.0
+    assert clean.work_scale((1100, 850)) == 1.0
+    cp = clean.clean_page(np.full((3300, 2550), PAPER, np.uint8))
+    assert max(cp.mask.shape) <= clean.WORK_LONG_SIDE + 1
+
+
+def test_remove_specks_keeps_strokes_and_drops_dust() -> None:
+    mask = np.zeros((60, 60), bool)
+    mask[10:50, 20:23] = True  # a stroke
+    mask[5, 5] = mask[40, 50] = True  # dust
+    mask[30:32, 40:42] = True  # 4 px of dust
+    out = clean.remove_specks(mask, clean.speck_area((4000, 4000)))
+    assert out[10:50, 20:23].all()
+    assert out.sum() == 120
+
+
+def test_map_bbox_of_a_rotation_contains_the_rotated_corners() -> None:
+    m, _ = clean.rotation_matrix((100, 200), 10.0)
+    x, y, w, h = clean.map_bbox((50, 20, 40, 30), m)
+    corners = np.array([[50, 20, 1], [90, 20, 1], [50, 50, 1], [90, 50, 1]], float) @ m.T
+    assert (corners[:, 0] >= x - 1e-9).all() and (corners[:, 0] <= x + w + 1e-9).all()
+    assert (corners[:, 1] >= y - 1e-9).all() and (corners[:, 1] <= y + h + 1e-9).all()
+
+
+def test_clean_page_rejects_colour_input() -> None:
+    with pytest.raises(ValueError, match="2-D uint8"):
+        clean.clean_page(np.zeros((10, 10, 3), np.uint8))

@@ -1,0 +1,85 @@
+"""The fast inference path must read exactly what the Keras model reads.
+
+The scanner classifies through :class:`formreader.model.Recognizer`, which runs the network on
+ONNX Runtime when the export reproduces Keras (``formreader.infer``). Here the whole MNIST test
+set goes through both: identical argmax on all 10,000 digits and probabilities within 1e-4.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import SHIPPED_MODEL
+
+TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def keras_model():
+    if not SHIPPED_MODEL.exists():
+        pytest.skip(f"{SHIPPED_MODEL} not trained yet")
+    from formreader.model import load_keras_model
+
+    return load_keras_model(SHIPPED_MODEL)
+
+
+@pytest.fixture(scope="module")
+def keras_probs(keras_model, mnist) -> np.ndarray:
+    x = mnist.x_test.astype(np.float32) / np.float32(255.0)
+    return np.concatenate([np.asarray(keras_model(x[i : i + 1000, ..., None], training=False))
+                           for i in range(0, len(x), 1000)])
+
+
+def test_recognizer_matches_keras_on_mnist_test(recognizer, mnist, keras_probs):
+    probs = recognizer.probabilities(mnist.x_test.astype(np.float32) / np.float32(255.0))
+    assert probs.shape == (10000, 11) and probs.dtype == np.float32
+    assert int((probs.argmax(1) != keras_probs.argmax(1)).sum()) == 0
+    assert float(np.abs(probs - keras_probs).max()) <= TOLERANCE
+
+
+def test_shipped_model_uses_the_fast_path(recognizer):
+    pytest.importorskip("onnxruntime")
+    assert recognizer.backend == "onnx"
+
+
+def test_onnx_export_matches_keras_on_odd_inputs(keras_model):
+    """Blank, saturated, noise and batch sizes that are not a multiple of anything."""
+    pytest.importorskip("onnxruntime")
+    from formreader.infer import onnx_forward
+
+    forward = onnx_forward(keras_model)
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 300):
+        x = rng.random((n, 28, 28), dtype=np.float32)
+        x[0] = 0.0 if n > 1 else 1.0
+        expected = np.asarray(keras_model(x[..., None], training=False))
+        got = forward(x)
+        assert got.shape == (n, 11)
+        np.testing.assert_array_equal(got.argmax(1), expected.argmax(1))
+        np.testing.assert_allclose(got, expected, atol=TOLERANCE)
+
+
+def test_tf_backend_is_the_same_reading(keras_model, mnist, keras_probs):
+    from formreader.infer import tf_forward
+
+    x = mnist.x_test[:500].astype(np.float32) / np.float32(255.0)
+    np.testing.assert_allclose(tf_forward(keras_model)(x), keras_probs[:500], atol=TOLERANCE)
+
+
+def test_unsupported_layers_fall_back_to_tensorflow():
+    pytest.importorskip("onnxruntime")
+    import keras
+
+    from formreader.infer import UnsupportedModel, keras_to_onnx, make_forward
+
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.MaxPooling2D()(inputs)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inputs, keras.layers.Dense(11, activation="softmax")(x))
+    with pytest.raises(UnsupportedModel):
+        keras_to_onnx(model)
+    forward = make_forward(model, "auto")
+    assert forward.backend == "tf"
+    x = np.random.default_rng(0).random((5, 28, 28), dtype=np.float32)
+    np.testing.assert_allclose(forward(x), np.asarray(model(x[..., None], training=False)), atol=TOLERANCE)

@@ -1,0 +1,139 @@
+"""Segmentation of one field: touching digits split, broken digits merged, punctuation dropped.
+
+Fields are painted from MNIST *test* digits that the model reads confidently on their own, so
+these tests measure the cutting and merging, not the model's hardest digits.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from formreader import clean, segment
+from synthpage import INK, Page, digits_for, ink_width, pick_digits
+
+H = 40  # digit height in pixels, about 150 dpi
+
+
+@pytest.fixture(scope="module")
+def bank(mnist, recognizer):
+    return pick_digits(mnist.x_test, mnist.y_test, recognizer)
+
+
+def field_mask(page: Page) -> np.ndarray:
+    return clean.otsu(page.gray)
+
+
+def read(mask: np.ndarray, recognizer, cells=()) -> segment.Reading:
+    return segment.read_region(mask, recognizer, digit_height=H, cells=cells)
+
+
+def test_cut_columns_finds_the_neck_between_two_blobs() -> None:
+    m = np.zeros((40, 70), bool)
+    cv2.circle(m.view(np.uint8), (18, 20), 15, 1, 3)
+    cv2.circle(m.view(np.uint8), (50, 20), 15, 1, 3)
+    m[19:22, 30:40] = True  # a bridge at columns 30-39
+    cuts = segment.cut_columns(m, 40)
+    assert any(31 <= c <= 38 for c in cuts)
+
+
+def test_atoms_of_drops_specks_and_keeps_small_marks() -> None:
+    m = np.zeros((50, 100), bool)
+    m[5:45, 10:14] = True  # a 1
+    m[40:45, 40:45] = True  # a full stop: small but not dust
+    m[20, 80] = True  # dust
+    atoms = segment.atoms_of(m, 40)
+    assert [a.rect[0] for a in atoms] == [10, 40]
+
+
+def test_estimate_digit_height_ignores_punctuation() -> None:
+    m = np.zeros((60, 200), bool)
+    for x in (10, 50, 90):
+        m[10:46, x : x + 5] = True
+    m[40:46, 130:136] = True
+    assert segment.estimate_digit_height(m, 40) == 36
+
+
+def test_empty_field_reads_nothing(recognizer) -> None:
+    assert read(np.zeros((50, 200), bool), recognizer).digits == []
+
+
+def _touching(value: str, bank, offset: int) -> Page:
+    """Digits pressed together: each overlaps its neighbour by a fifth of its width."""
+    ims = digits_for(value, bank, offset)
+    p = Page(60 + sum(ink_width(d, H) for d in ims), 80)
+    x = 20
+    for d in ims:
+        x0, _, w, _ = p.paint(d, x, 20, H)
+        x = x0 + w - max(2, w // 5)
+    return p
+
+
+def test_touching_digits_are_split(bank, recognizer) -> None:
+    values = ["38", "50", "27", "04", "96", "123", "45", "61", "89", "70"]
+    right = touched = 0
+    for i, v in enumerate(values):
+        mask = field_mask(_touching(v, bank, i))
+        n = cv2.connectedComponents(mask.astype(np.uint8))[0] - 1
+        touched += n < len(v)
+        right += read(mask, recognizer).value == v
+    print(f"touching: {right}/{len(values)} read right ({touched} with digits joined)")
+    assert touched >= len(values) // 2  # the test makes touching digits
+    assert right >= len(values) - 2
+
+
+def test_broken_digits_are_merged(bank, recognizer) -> None:
+    right = broken = 0
+    values = ["4", "7", "5", "8", "0", "2", "3", "9"]
+    for i, v in enumerate(values):
+        p = Page(120, 90)
+        x, y, w, h = p.paint(digits_for(v, bank, i)[0], 40, 20, H)
+        p.gray[y + h // 2 - 1 : y + h // 2 + 2, x - 2 : x + w + 2] = 245  # a light pen skips
+        mask = field_mask(p)
+        broken += cv2.connectedComponents(mask.astype(np.uint8))[0] - 1 > 1
+        right += read(mask, recognizer).value == v
+    print(f"broken: {right}/{len(values)} read right ({broken} in pieces)")
+    assert broken >= len(values) // 2
+    assert right >= len(values) - 1
+
+
+@pytest.mark.parametrize("mark", ["dot", "comma", "dash"])
+def test_punctuation_between_digits_is_dropped(bank, recognizer, mark: str) -> None:
+    right = 0
+    values = ["1234", "5678", "9021"]
+    for i, v in enumerate(values):
+        ims = digits_for(v, bank, i)
+        p = Page(80 + sum(ink_width(d, H) for d in ims) + 30, 90)
+        x = p.write(ims[:2], 20, 20, H, 6)
+        cx, base = x + 14, 20 + H
+        if mark == "dot":
+            cv2.circle(p.gray, (cx, base - 3), 3, INK, -1)
+        elif mark == "comma":
+            cv2.circle(p.gray, (cx, base - 3), 3, INK, -1)
+            cv2.line(p.gray, (cx + 2, base - 2), (cx - 3, base + 7), INK, 2)
+        else:
+            cv2.line(p.gray, (cx - 7, 20 + H // 2), (cx + 7, 20 + H // 2), INK, 3)
+        p.write(ims[2:], x + 28, 20, H, 6)
+        right += read(field_mask(p), recognizer).value == v
+    assert right == len(values)
+
+
+def test_comb_cells_give_one_digit_each(bank, recognizer) -> None:
+    p = Page(340, 90)
+    cells = []
+    for i, v in enumerate("80517"):
+        x = 10 + 64 * i
+        p.paint(digits_for(v, bank, i)[0], x + 8, 20, H)
+        cells.append((x, 10, 64, 60))
+    r = read(field_mask(p), recognizer, cells=tuple(cells))
+    assert r.value == "80517"
+    assert all(d.rect[0] >= c[0] and d.rect[0] + d.rect[2] <= c[0] + c[2] for d, c in zip(r.digits, cells))
+
+
+def test_letters_are_skipped_as_marks(recognizer) -> None:
+    p = Page(400, 90)
+    cv2.putText(p.gray, "xWy", (20, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.5, INK, 3)
+    r = read(field_mask(p), recognizer)
+    assert r.marks >= 2
+    assert r.skipped_marks + sum(d.confidence < 0.5 for d in r.digits) >= 2
