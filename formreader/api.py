@@ -9,9 +9,7 @@ directory that cannot be written) raise. The CLI's ``scan`` is a thin layer over
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
@@ -19,6 +17,7 @@ from typing import TYPE_CHECKING, Union
 import numpy as np
 
 from .errors import FormreaderError, InputError, ModelError
+from .model import native_stderr_muted
 from .io import _describe, find_inputs, iter_pages
 from .results import PageResult, ScanOptions
 
@@ -138,7 +137,7 @@ def _worker_recognizer(model_path: str) -> "Recognizer":
 
     # batch.init_worker put this process's share of the cores in the environment.
     threads = int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0"))
-    with _native_stderr_muted():
+    with native_stderr_muted():
         if threads > 0:
             import tensorflow as tf
 
@@ -162,7 +161,7 @@ def check_model(model: ModelArg = None, workers: int = 1, quiet: bool = True) ->
     if workers > 1:
         _model_path(model)
     elif quiet:
-        with _native_stderr_muted():
+        with native_stderr_muted():
             _recognizer(model)
     else:
         _recognizer(model)
@@ -174,27 +173,6 @@ def _recognizer(model: ModelArg) -> "Recognizer":
     if isinstance(model, Recognizer):
         return model
     return load_model(model)
-
-
-@contextmanager
-def _native_stderr_muted() -> Iterator[None]:
-    """Silence C++ start-up chatter (TensorFlow 2.2x logs oneDNN/CUDA notices straight to fd 2,
-    ignoring TF_CPP_MIN_LOG_LEVEL) so that stderr carries only our one-line messages.
-    Python exceptions are unaffected: they are raised, not printed, inside the block."""
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable fd 2 (embedded interpreters): nothing to mute
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _model_path(model: ModelArg) -> str:

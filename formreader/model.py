@@ -11,10 +11,12 @@ TensorFlow is imported inside functions only: ``formreader --help`` must start f
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
@@ -112,6 +114,27 @@ class Recognizer:
         return probs.argmax(axis=1).astype(np.int64), probs
 
 
+@contextmanager
+def native_stderr_muted() -> Iterator[None]:
+    """Silence C++ start-up chatter (TensorFlow 2.2x logs oneDNN/CUDA notices straight to fd 2,
+    ignoring TF_CPP_MIN_LOG_LEVEL) so that stderr carries only our one-line messages.
+    Python exceptions are unaffected: they are raised, not printed, inside the block."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable fd 2 (embedded interpreters): nothing to mute
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def load_keras_model(path: str | os.PathLike[str]) -> "keras.Model":
     """Load a ``.keras`` file, turning every failure into one ModelError line."""
     path = Path(path)
@@ -120,12 +143,13 @@ def load_keras_model(path: str | os.PathLike[str]) -> "keras.Model":
             f"{path}: model file not found; train one with `formreader train` or pass --model"
         )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    with native_stderr_muted():
+        import keras
 
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as exc:  # keras raises many types for a bad file
-        raise ModelError(f"{path}: not a readable Keras model ({type(exc).__name__}: {exc})") from None
+        try:
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as exc:  # keras raises many types for a bad file
+            raise ModelError(f"{path}: not a readable Keras model ({type(exc).__name__}: {exc})") from None
     shape = tuple(model.input_shape[1:]), tuple(model.output_shape[1:])
     if shape != ((28, 28, 1), (NUM_CLASSES,)):
         raise ModelError(f"{path}: model maps {shape[0]} -> {shape[1]}, expected (28, 28, 1) -> (11,)")

@@ -45,8 +45,11 @@ def _to_source(rect: tuple[int, int, int, int], origin: tuple[int, int], page: C
     return map_bbox((x + origin[0], y + origin[1], w, h), page.from_work, size)
 
 
-def _field(name: str, region: FieldRegion, reading: Reading, page: CleanPage,
-           size: tuple[int, int], threshold: float) -> Field:
+def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: CleanPage,
+                       size: tuple[int, int], threshold: float) -> Field:
+    """A result Field from a decoded region: bboxes mapped back to source pixels (``size`` =
+    source width, height), confidence = the weakest digit, review when a digit is below
+    ``threshold`` or a digit-sized mark could not be read (the reason says which)."""
     digits = [Digit(str(d.value), d.confidence, _to_source(d.rect, region.origin, page, size))
               for d in reading.digits]
     conf = min((d.confidence for d in digits), default=0.0)
@@ -61,10 +64,6 @@ def _field(name: str, region: FieldRegion, reading: Reading, page: CleanPage,
     return Field(name=name, value="".join(d.value for d in digits), confidence=conf,
                  status="review" if reasons else "ok", bbox=bbox, digits=digits,
                  reason="; ".join(reasons) if reasons else None)
-
-
-# Public name for code that reads its own regions (formreader.zones: template zones, n-th box).
-field_from_reading = _field
 
 
 def read_page(gray: np.ndarray, recognizer: Recognizer, options: ScanOptions = ScanOptions()) -> list[Field]:
@@ -90,6 +89,6 @@ def read_page(gray: np.ndarray, recognizer: Recognizer, options: ScanOptions = S
         reading = decode(lattice, probs[start : start + n])
         start += n
         if is_number(reading):
-            fields.append(_field(f"field_{len(fields) + 1:02d}", region, reading, page, size,
-                                 options.threshold))
+            fields.append(field_from_reading(f"field_{len(fields) + 1:02d}", region, reading, page,
+                                             size, options.threshold))
     return fields

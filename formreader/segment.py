@@ -27,6 +27,7 @@ Rect = tuple[int, int, int, int]  # x, y, w, h in field-mask pixels
 
 MAX_RUN = 6  # atoms merged into one digit at most (a digit broken in pieces and sliced)
 MAX_DIGIT_WIDTH = 1.4  # widest candidate digit, in digit heights
+MAX_PIECE_GAP = 0.12  # widest blank between two pieces of one digit, in digit heights
 _EPS = 1e-7
 
 
@@ -197,8 +198,15 @@ def segment_field(mask: np.ndarray, digit_height: float, cells: tuple[Rect, ...]
         for j in range(i + 1, min(i + MAX_RUN, len(atoms)) + 1):
             run = atoms[i:j]
             rect = _union([a.rect for a in run])
-            if j - i > 1 and rect[2] > MAX_DIGIT_WIDTH * dh:
-                break
+            if j - i > 1:
+                if rect[2] > MAX_DIGIT_WIDTH * dh:
+                    break
+                # Pieces of one digit overlap or nearly touch; a clear gap separates digits.
+                prev = _union([a.rect for a in run[:-1]])
+                new = run[-1]
+                same = new.component == run[-2].component
+                if not same and new.rect[0] - (prev[0] + prev[2]) > MAX_PIECE_GAP * dh:
+                    break
             img, rect = _paint(run)
             cands.append(Candidate(i, j, rect, to_mnist(img)))
     return Lattice(atoms, cands, dh)

@@ -18,7 +18,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .clean import CleanPage, clean_page, map_bbox
+from .clean import clean_page, map_bbox
 from .config import FieldSpec, Layout, Pipeline
 from .fields import Box, FieldRegion, box_region, find_boxes, line_masks
 from .model import Recognizer

@@ -153,3 +153,18 @@ def test_review_page_escapes_and_embeds_crops() -> None:
     assert "2 digits, expected 5" in html and "0.51" in html
     assert html.count("data:image/png;base64,") == 1
     assert "Nothing to review." in render([])
+
+
+def test_free_and_auto_modes_name_the_nth_number(nist_scan: Path, recognizer) -> None:
+    from formreader.config import validate
+
+    gray = cv2.imread(str(nist_scan), cv2.IMREAD_GRAYSCALE)
+    fields = [{"name": n, "index": i} for n, i in (("first", 0), ("sixteen", 3), ("last", 27), ("beyond", 28))]
+    spec = validate({"inputs": ["x"], "layout": {"mode": "auto"}, "fields": fields}, check_files=False).spec
+    got = read_named(gray, recognizer, spec)
+    assert [f.value for f in got] == ["0123456789", "16", "03536", ""]
+    assert got[3].status == "review" and got[3].reason == "number 28 not found (the page has 28)"
+    # A region (fractions of the ruled frame) restricts what is counted: none below the middle.
+    spec = validate({"inputs": ["x"], "layout": {"mode": "auto", "region": [0, 0.5, 1, 1]},
+                     "fields": fields[:1]}, check_files=False).spec
+    assert read_named(gray, recognizer, spec)[0].reason == "number 0 not found (the page has 0)"

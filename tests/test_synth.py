@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from formreader.synth import KINDS, Digits, decode, glyph, render, write_samples
+from formreader.synth import KINDS, Digits, decode, glyph, render
 from formreader.validate import aba_ok, format_amount, parse_date
 
 
