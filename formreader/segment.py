@@ -28,6 +28,12 @@ Rect = tuple[int, int, int, int]  # x, y, w, h in field-mask pixels
 MAX_RUN = 6  # atoms merged into one digit at most (a digit broken in pieces and sliced)
 MAX_DIGIT_WIDTH = 1.4  # widest candidate digit, in digit heights
 MAX_PIECE_GAP = 0.12  # widest blank between two pieces of one digit, in digit heights
+# Shortest digit, in digit heights: the digits of one number are about the same height, and the
+# model, which sees every mark scaled to the same box, would read a comma as a 1 or a 7.
+MIN_DIGIT_HEIGHT = 0.5
+# Skipping a mark too small to be a digit is cheap but not free, so the halves of a broken digit
+# are read together rather than both dropped.
+SMALL_MARK_SKIP = 0.5
 _EPS = 1e-7
 
 
@@ -239,21 +245,23 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
 
     Shortest path over atom boundaries: a candidate costs -log P(its best digit); skipping a
     whole component costs -log P(reject) (cheap for a comma, dear for a digit). Slices of a
-    component cannot be skipped, so a digit is never read from half of a blob.
+    component cannot be skipped, so a digit is never read from half of a blob. A candidate less
+    than MIN_DIGIT_HEIGHT of the digit height is never a digit, and skipping it costs at most
+    -log(SMALL_MARK_SKIP).
     """
     atoms, cands = lattice.atoms, lattice.candidates
     n = len(atoms)
     reading = Reading()
     if n == 0:
         return reading
-    big = [a.rect[3] >= 0.5 * lattice.digit_height for a in atoms]
-    reading.marks = int(sum(1 for a in atoms if a.whole and a.rect[3] >= 0.5 * lattice.digit_height))
+    big = [a.rect[3] >= MIN_DIGIT_HEIGHT * lattice.digit_height for a in atoms]
+    reading.marks = int(sum(1 for a, b in zip(atoms, big) if a.whole and b))
     digit_p = probs[:, :REJECT].max(axis=1)
     digit_v = probs[:, :REJECT].argmax(axis=1)
     single = {c.start: k for k, c in enumerate(cands) if c.end == c.start + 1}
     if lattice.forced:
         for k, c in enumerate(cands):
-            if probs[k, REJECT] > digit_p[k]:  # a stray mark, or a letter, in a cell
+            if not big[c.start] or probs[k, REJECT] > digit_p[k]:  # a stray mark, or a letter
                 reading.skipped_marks += int(big[c.start])
                 continue
             reading.digits.append(DigitRead(int(digit_v[k]), float(digit_p[k]), c.rect))
@@ -269,13 +277,20 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
             continue
         for k in by_start.get(i, []):
             c = cands[k]
+            if c.rect[3] < MIN_DIGIT_HEIGHT * lattice.digit_height:
+                continue
             new = cost[i] - np.log(digit_p[k] + _EPS)
             if new < cost[c.end] - 1e-12:
                 cost[c.end], back[c.end] = new, (i, k)
         if atoms[i].whole and i in single:
-            new = cost[i] - np.log(probs[single[i], REJECT] + _EPS)
-            if new < cost[i + 1] - 1e-12:
-                cost[i + 1], back[i + 1] = new, (i, -1)
+            p_skip = probs[single[i], REJECT]
+            if not big[i]:  # too small to be a digit: skipping costs at most -log(1/2)
+                p_skip = max(p_skip, SMALL_MARK_SKIP)
+            step = -np.log(p_skip + _EPS)
+        else:  # a slice: only when nothing else reaches past it (never in practice)
+            step = -np.log(_EPS) * 2
+        if cost[i] + step < cost[i + 1] - 1e-12:
+            cost[i + 1], back[i + 1] = cost[i] + step, (i, -1)
     node = n
     chosen: list[int] = []
     while node > 0:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from formreader import clean, fields
-from synthpage import Page, crop_ink
+from synthpage import Page
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +26,11 @@ def spell(value: str, digits) -> list[np.ndarray]:
     return [digits[int(c)][i % 5] for i, c in enumerate(value)]
 
 
-def form(digits, scale: float = 1.0) -> tuple[Page, list[tuple[int, int, int, int]], tuple[int, int, int, int]]:
+def form(digits, scale: float = 1.0, text_boxes: bool = False
+         ) -> tuple[Page, list[tuple[int, int, int, int]], tuple[int, int, int, int]]:
     """A letter page at 100 dpi x ``scale``: a label and box per number, one comb field, one
-    empty box. Returns the page, the filled boxes' rects and the comb's rect."""
+    empty box; with ``text_boxes`` also a box of letters and a box holding a printed paragraph
+    with numbers in it. Returns the page, the filled boxes' rects and the comb's rect."""
     s = scale
     p = Page(int(850 * s), int(1100 * s))
     t = max(1, int(round(2 * s)))
@@ -45,6 +47,14 @@ def form(digits, scale: float = 1.0) -> tuple[Page, list[tuple[int, int, int, in
     comb = (int(80 * s), int(360 * s), 5 * cell, ch)
     for i, (cx, cy) in enumerate(p.comb(comb[0], comb[1], cell, ch, 5, t)):
         p.paint(digits[(2 * i + 1) % 10][0], cx + int(8 * s), cy + int(6 * s), int(26 * s))
+    if text_boxes:
+        p.box(int(80 * s), int(460 * s), int(600 * s), int(44 * s), t)
+        cv2.putText(p.gray, "kwyx hmr fEt uvN", (int(95 * s), int(492 * s)),
+                    cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.0 * s, 30, max(1, int(2 * s)), cv2.LINE_AA)
+        p.box(int(80 * s), int(560 * s), int(600 * s), int(130 * s), t)
+        for k, line in enumerate(["Call 555 0123 before 12 May 1992 if the", "form is torn; quote ref 44 and 7021",
+                                  "Thank you for your help"]):
+            p.text(line, int(95 * s), int((595 + 35 * k) * s), 0.6 * s)
     return p, rects, comb
 
 
@@ -166,8 +176,14 @@ def read_values(gray: np.ndarray, recognizer) -> list[str]:
     return [f.value for f in read_page(gray, recognizer)]
 
 
-def test_form_page_reads_every_field(bank, recognizer) -> None:
-    p, _, _ = form(bank)
+def test_form_page_reads_every_field_and_no_text(bank, recognizer) -> None:
+    """Numbers only from digit boxes: not the printed labels, the letters, the paragraph."""
+    p, _, _ = form(bank, text_boxes=True)
+    assert read_values(p.gray, recognizer) == FORM_VALUES
+
+
+def test_form_page_at_300_dpi_reads_every_field(bank, recognizer) -> None:
+    p, _, _ = form(bank, scale=3.0)
     assert read_values(p.gray, recognizer) == FORM_VALUES
 
 
@@ -183,6 +199,15 @@ def test_unevenly_lit_form_page_reads_every_field(bank, recognizer) -> None:
 
     p, _, _ = form(bank)
     assert read_values(uneven_lighting(p.gray, 0.7), recognizer) == FORM_VALUES
+
+
+def test_free_numbers_are_read_on_a_page_without_boxes(bank, recognizer) -> None:
+    p = Page(850, 600)
+    h = 30
+    x = p.write(spell("123", bank), 60, 100, h, 6)
+    p.write(spell("45", bank), x + 3 * h, 100, h, 6)
+    p.write(spell("6789", bank), 60, 250, h, 6)
+    assert read_values(p.gray, recognizer) == ["123", "45", "6789"]
 
 
 def test_blank_page_reads_nothing(recognizer) -> None:

@@ -112,3 +112,11 @@ def test_bboxes_map_back_through_the_deskew_rotation(results, page) -> None:
     # Pair each field of the original with the nearest field of the rotated page.
     dist = np.linalg.norm(expected[:, None] - got[None], axis=2).min(axis=1)
     assert np.median(dist) < 8 and dist.max() < 25
+
+
+def test_output_is_deterministic(results, variants, recognizer) -> None:
+    import json
+
+    again = read_page(variants["100dpi_jpeg"], recognizer, ScanOptions())
+    first = [f.to_dict() for f in results["100dpi_jpeg"]]
+    assert json.dumps([f.to_dict() for f in again]) == json.dumps(first)
