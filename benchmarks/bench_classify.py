@@ -15,6 +15,7 @@ BLAS reaches on these cores), so the ratio says how far from the hardware each b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -22,7 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -62,6 +63,20 @@ def sgemm_gflops(n: int = 2048, seconds: float = 1.5) -> float:
         elapsed = time.perf_counter() - start
         if elapsed >= seconds and calls >= 3:
             return 2.0 * n**3 * calls / elapsed / 1e9
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def chunked(forward: Forward, chunk: int = 256) -> Forward:
@@ -222,7 +237,8 @@ def main() -> None:
         row: dict[str, Any] = {"backend": name}
         try:
             start = time.perf_counter()
-            forward = factories[name]()
+            with stdout_to_stderr():  # converters print to stdout; --json owns it
+                forward = factories[name]()
             row["setup_s"] = round(time.perf_counter() - start, 2)
             if hasattr(forward, "backend"):
                 row["engine"] = forward.backend

@@ -14,12 +14,21 @@ through a ``tf.function`` instead: correctness never depends on the exporter kno
 
 Select a backend with ``$FORMREADER_BACKEND`` (``auto``, ``onnx`` or ``tf``); ``auto`` is ONNX
 Runtime when it is installed and the model exports, else TensorFlow.
+
+Start-up: importing TensorFlow to read the ``.keras`` file costs seconds per process (over ten on a
+busy 2-core machine), and every batch worker pays it. So a successful export is cached under
+``$FORMREADER_CACHE`` (default ``~/.cache/formreader``), keyed by the SHA-256 of the model file's
+bytes and the exporter's version: later processes load the ONNX graph without importing
+TensorFlow at all. Same file, same graph, same results.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -29,6 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 BACKEND_ENV = "FORMREADER_BACKEND"
 BACKENDS = ("auto", "onnx", "tf")
+CACHE_ENV = "FORMREADER_CACHE"
+EXPORT_VERSION = 1  # bump whenever keras_to_onnx changes what it writes
 # The exported graph must reproduce Keras to this tolerance on the probe batch, else it is not
 # used. Folding batch norm changes rounding only: measured differences are ~1e-6.
 PROBE_TOLERANCE = 1e-4
@@ -218,11 +229,10 @@ def keras_to_onnx(model: "keras.Model") -> bytes:
 # --- backends ---------------------------------------------------------------------------------
 
 
-def onnx_forward(model: "keras.Model", threads: int | None = None) -> Forward:
-    """ONNX Runtime session for the exported model. Raises ImportError or UnsupportedModel."""
+def onnx_session_forward(blob: bytes, threads: int | None = None) -> Forward:
+    """ONNX Runtime session for a serialized model with input ``x`` and output ``probs``."""
     import onnxruntime as ort
 
-    blob = keras_to_onnx(model)
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.intra_op_num_threads = threads or thread_count()
@@ -238,7 +248,15 @@ def onnx_forward(model: "keras.Model", threads: int | None = None) -> Forward:
         return session.run(None, {"x": x})[0]
 
     forward.backend = "onnx"  # type: ignore[attr-defined]
+    forward.onnx = blob  # type: ignore[attr-defined]
     return forward
+
+
+def onnx_forward(model: "keras.Model", threads: int | None = None) -> Forward:
+    """ONNX Runtime session for the exported model. Raises ImportError or UnsupportedModel."""
+    import onnxruntime  # noqa: F401  - fail before exporting if it is not installed
+
+    return onnx_session_forward(keras_to_onnx(model), threads)
 
 
 def tf_forward(model: "keras.Model") -> Forward:
@@ -289,3 +307,45 @@ def make_forward(model: "keras.Model", backend: str | None = None) -> Forward:
         if backend == "onnx":
             raise
         return tf_forward(model)
+
+
+# --- export cache -----------------------------------------------------------------------------
+
+
+def requested_backend() -> str:
+    return (os.environ.get(BACKEND_ENV) or "auto").lower()
+
+
+def cache_path(model_path: str | os.PathLike[str]) -> Path:
+    """Where the export of this model file lives: keyed by its bytes, not its name or mtime."""
+    digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:32]
+    root = os.environ.get(CACHE_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "formreader")
+    return Path(root) / f"digits-{digest}-v{EXPORT_VERSION}.onnx"
+
+
+def cached_forward(model_path: str | os.PathLike[str]) -> Forward | None:
+    """The ONNX forward pass from the cache, without TensorFlow; None on any miss."""
+    if requested_backend() not in ("auto", "onnx"):
+        return None
+    try:
+        blob = cache_path(model_path).read_bytes()
+        return onnx_session_forward(blob)
+    except Exception:  # no entry, unreadable, onnxruntime missing or the entry is damaged
+        return None
+
+
+def store_export(model_path: str | os.PathLike[str], forward: Forward) -> None:
+    """Best effort: write the forward pass's ONNX graph to the cache (atomically)."""
+    blob = getattr(forward, "onnx", None)
+    if blob is None:
+        return
+    try:
+        target = cache_path(model_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+        os.replace(tmp, target)
+    except OSError:  # read-only home, full disk: the next process exports again
+        pass

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
@@ -84,15 +84,30 @@ class Recognizer:
     keeps them in cache; measured in benchmarks/bench_classify.py.
     """
 
-    def __init__(self, model: "keras.Model", path: Path | None = None, chunk: int = 256,
-                 backend: str | None = None) -> None:
-        from .infer import make_forward
+    def __init__(self, model: "keras.Model | None", path: Path | None = None, chunk: int = 256,
+                 backend: str | None = None, forward: "Callable[[np.ndarray], np.ndarray] | None" = None) -> None:
+        """``forward`` (from :func:`formreader.infer.cached_forward`) skips the export; then
+        ``model`` may be None and the Keras model is only loaded from ``path`` if asked for."""
+        if forward is None:
+            if model is None:
+                raise ValueError("Recognizer needs a Keras model or a forward function")
+            from .infer import make_forward
 
-        self.model = model
+            forward = make_forward(model, backend)
+        self._model = model
         self.path = path
         self.chunk = chunk
-        self._forward = make_forward(model, backend)
-        self.backend: str = getattr(self._forward, "backend", "tf")
+        self._forward = forward
+        self.backend: str = getattr(forward, "backend", "tf")
+
+    @property
+    def model(self) -> "keras.Model":
+        """The Keras model (loaded on first use when the recognizer came from the export cache)."""
+        if self._model is None:
+            if self.path is None:
+                raise ModelError("this recognizer has no Keras model and no model path")
+            self._model = load_keras_model(self.path)
+        return self._model
 
     def probabilities(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities (N, 11) for crops (N, 28, 28) float in [0, 1], white on black."""
@@ -158,7 +173,16 @@ def load_keras_model(path: str | os.PathLike[str]) -> "keras.Model":
 
 @lru_cache(maxsize=4)
 def _load_cached(path: str) -> Recognizer:
-    return Recognizer(load_keras_model(path), Path(path))
+    from . import infer
+
+    if not Path(path).is_file():
+        raise ModelError(f"{path}: model file not found; train one with `formreader train` or pass --model")
+    forward = infer.cached_forward(path)  # no TensorFlow import when this model was seen before
+    if forward is not None:
+        return Recognizer(None, Path(path), forward=forward)
+    rec = Recognizer(load_keras_model(path), Path(path))
+    infer.store_export(path, rec._forward)
+    return rec
 
 
 def load_model(path: str | os.PathLike[str] | None = None) -> Recognizer:

@@ -52,7 +52,11 @@ class JsonWriter:
 
 
 class CsvWriter:
-    """One row per field (``results.CSV_COLUMNS``); a failed page has no fields, hence no rows."""
+    """One row per field (``results.CSV_COLUMNS``).
+
+    A page that could not be read gets one row with status ``error`` and the message in the
+    ``value`` column, so a clerk working from the CSV alone still sees that a page is missing.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -66,6 +70,8 @@ class CsvWriter:
 
     def write(self, page: PageResult) -> None:
         self._start()
+        if page.error is not None:
+            self._csv.writerow([page.source, page.page, "", page.error, "", "error", "", "", "", ""])
         for fld in page.fields:
             self._csv.writerow(fld.csv_row(page.source, page.page))
         self.stream.flush()

@@ -72,14 +72,15 @@ def test_empty_batch_is_still_valid_json() -> None:
     assert json.loads(write_json([])) == {"pages": []}
 
 
-def test_csv_has_one_row_per_field() -> None:
+def test_csv_has_one_row_per_field_and_one_per_failed_page() -> None:
     text = write_csv(sample_pages())
     rows = list(csv.reader(io.StringIO(text)))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert rows[1:] == [
         ["scans/a.png", "1", "field_01", "40", "0.9712", "ok", "50", "40", "120", "60"],
         ["scans/a.png", "1", "field_02", "7", "0.41", "review", "50", "160", "120", "60"],
-    ]  # the failed page has no fields, so no rows
+        ["scans/b.pdf", "2", "", "scans/b.pdf: page 2: cannot decode image", "", "error", "", "", "", ""],
+    ]  # the failed page has one error row, so the CSV alone shows it is missing
     assert "\r" not in text and text == write_csv(sample_pages())
 
 
