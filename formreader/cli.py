@@ -240,7 +240,11 @@ def run(
         return
     from .pipeline import run as run_pipeline
 
-    _, summary = run_pipeline(loaded)
+    def report(page: Any) -> None:
+        if page.error:
+            typer.echo(f"formreader: error: {page.error}", err=True)
+
+    _, summary = run_pipeline(loaded, on_page=report, to_stdout=True)
     typer.echo(f"{summary.pages} pages ({summary.failed} failed), {summary.fields} fields, "
                f"{summary.review} for review", err=True)
     for path in summary.written:

@@ -8,6 +8,31 @@ checked afterwards with the same ``yaml.path: problem`` message format.
 
 Relative paths in a pipeline (inputs, model, outputs) are resolved against the folder of the YAML
 file, so a pipeline means the same thing whatever directory it is run from.
+
+The schema, by example (every key but ``inputs`` is optional)::
+
+    name: cheque
+    inputs: ["scans/*.png", extra.pdf]    # files or globs; each must match something
+    model: models/digits.keras            # default: $FORMREADER_MODEL, else the shipped model
+    threshold: 0.9                        # a digit below this confidence sends its field to review
+    cleaning: {deskew: true, binarize: auto, dpi: 300}   # auto | otsu | sauvola; dpi for PDFs
+    layout:
+      mode: zones                         # auto | boxes | free | zones
+      registration: lines                 # zones are fractions of: lines | marks | none (the page)
+      region: [0, 0.2, 1, 0.6]            # boxes/free: count only fields centred in this area
+    fields:                               # none: every number found, named by the scanner
+      - name: routing
+        zone: [0.0, 0.72, 0.5, 1.0]       # zones mode; boxes mode: box: N; auto/free: index: N
+        cells: 9                          # zones mode: a comb of 9 cells
+        type: digits                      # digits | amount | date
+        length: 9                         # or [5, 9], or min_length / max_length
+        range: [0, 999999999]
+        regex: "[0-3][0-9]{8}"
+        checksum: aba                     # luhn | aba | mod11
+        optional: false                   # true: an empty field is ok
+      - {name: amount, zone: [0.65, 0.22, 1, 0.55], type: amount, decimals: 2, thousands: ",", decimal: "."}
+      - {name: date, zone: [0.6, 0, 1, 0.2], type: date, format: MMDDYYYY}
+    outputs: {csv: out/r.csv, json: out/r.json, overlays: out/overlays, review: out/review.html}
 """
 
 from __future__ import annotations
@@ -138,6 +163,14 @@ class Pipeline(_Strict):
     @classmethod
     def _one_input(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("cleaning", "layout", "outputs", "fields", mode="before")
+    @classmethod
+    def _empty_section(cls, value: Any, info: Any) -> Any:
+        # "outputs:" with nothing under it (or --set outputs=) means the defaults, not an error.
+        if value is None:
+            return [] if info.field_name == "fields" else {}
+        return value
 
     def scan_options(self) -> ScanOptions:
         """The scanner's knobs; zones mode scans each zone as free text."""

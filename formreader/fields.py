@@ -34,6 +34,9 @@ class Box:
     inner: Rect
     cells: tuple[Rect, ...] = ()
     sides: tuple[int, int, int, int] = (1, 1, 1, 1)  # ruling thickness: top, bottom, left, right
+    # Comb dividers found on the ruling itself (x0, x1, y0, y1, page pixels, end exclusive):
+    # full-height lines or short ticks rising from the bottom / hanging from the top ruling.
+    dividers: tuple[tuple[int, int, int, int], ...] = ()
 
     @property
     def thickness(self) -> int:
@@ -188,29 +191,181 @@ def _rows(rects: list[Rect]) -> list[list[Rect]]:
     return [sorted(row) for row in rows]
 
 
+def _rulings_continue(ink: np.ndarray, x0: int, x1: int, y0: int, y1: int, cap: int) -> bool:
+    """Whether the top and bottom rulings of a row of holes (rows ``y0``..``y1``) run on over
+    columns ``x0``..``x1``: ink within ``cap`` rows of each edge in (nearly) every column."""
+    H, W = ink.shape
+    x0, x1 = max(x0, 0), min(x1, W)
+    if x1 <= x0:
+        return True
+    top = ink[max(y0 - cap, 0) : y0 + 1, x0:x1].any(axis=0)
+    bottom = ink[max(y1 - 1, 0) : min(y1 + cap, H), x0:x1].any(axis=0)
+    return bool(top.mean() >= 0.9 and bottom.mean() >= 0.9)
+
+
+def _extend(ink: np.ndarray, x: int, step: int, limit: int, y0: int, y1: int, cap: int) -> int | None:
+    """Where a box really ends when a cell at its end lost its hole to line removal: from column
+    ``x`` (the first column outside a group of holes, walking by ``step`` = -1 or +1) the top
+    and bottom rulings run on (at most ``limit`` columns) to the box's side ruling. Returns the
+    writing area's new edge (left: first column; right: end, exclusive), or None when the
+    rulings do not end within ``limit``."""
+    H, W = ink.shape
+    end = None
+    for k in range(limit):
+        c = x + step * k
+        if not 0 <= c < W or not _rulings_continue(ink, c, c + 1, y0, y1, cap):
+            break
+        end = c
+    else:
+        return None  # the rulings run on: not the end of this box
+    if end is None:
+        return x if step < 0 else x + 1
+    c = end  # the outermost column of the box: walk back inward over the side ruling
+    while (c - x) * step >= 0 and ink[y0:y1, c].mean() >= 0.5:
+        c -= step
+    return c if step < 0 else c + 1
+
+
 def _boxes_from_row(row: list[Rect], ink: np.ndarray) -> list[Box]:
     cap = max(2, int(0.25 * min(r[3] for r in row)))
-    # Split the row where neighbouring holes are far apart (separate boxes of one network).
+    # Split the row where neighbouring holes are far apart (separate boxes of one network),
+    # unless the box's top and bottom rulings run on across the gap: a cell whose digit line
+    # removal could not tell from ruling (its hole was lost) lies between them.
     groups: list[list[Rect]] = [[row[0]]]
     for r in row[1:]:
         prev = groups[-1][-1]
         gap = r[0] - (prev[0] + prev[2])
-        if gap > 2 * cap:
+        g = groups[-1]
+        y0 = min(q[1] for q in g + [r])
+        y1 = max(q[1] + q[3] for q in g + [r])
+        span = max(max(q[3] for q in g + [r]), float(np.median([q[2] for q in g + [r]])))
+        if gap > 2 * cap and not (gap <= 1.6 * span and _rulings_continue(ink, prev[0] + prev[2], r[0], y0, y1, cap)):
             groups.append([r])
         else:
-            groups[-1].append(r)
+            g.append(r)
     boxes = []
     for g in groups:
         x0 = min(r[0] for r in g)
         y0 = min(r[1] for r in g)
         x1 = max(r[0] + r[2] for r in g)
         y1 = max(r[1] + r[3] for r in g)
+        # A lost cell at either end of a comb: the rulings run on past the last hole.
+        limit = int(1.6 * max(y1 - y0, float(np.median([r[2] for r in g]))))
+        nx0 = _extend(ink, x0 - 1, -1, limit, y0, y1, cap)
+        nx1 = _extend(ink, x1, +1, limit, y0, y1, cap)
+        extended = False
+        if nx0 is not None and nx0 < x0 - 2 * cap:
+            x0, extended = nx0, True
+        if nx1 is not None and nx1 > x1 + 2 * cap:
+            x1, extended = nx1, True
         inner, (t, b, l, rt) = _fit_rulings(ink, (x0, y0, x1 - x0, y1 - y0), cap)
         ix, iy, iw, ih = inner
         outer = (ix - l, iy - t, iw + l + rt, ih + t + b)
-        cells = tuple(g) if _is_comb(g) else ()
-        boxes.append(Box(outer=outer, inner=inner, cells=cells, sides=(t, b, l, rt)))
+        cells, dividers = _comb_from_dividers(ink, inner, (t, b, l, rt))
+        if not cells and not extended and _is_comb(g):
+            cells = tuple(g)
+        boxes.append(Box(outer=outer, inner=inner, cells=cells, sides=(t, b, l, rt), dividers=dividers))
     return boxes
+
+
+def _divider_candidates(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int]
+                        ) -> list[tuple[float, int, int, float, float]]:
+    """Thin vertical strokes standing on the bottom ruling or hanging from the top one inside a
+    box: (centre x, x0, x1 (exclusive), length up from the bottom, length down from the top), in
+    page columns and inner-height pixels."""
+    ix, iy, iw, ih = inner
+    t, b = sides[0], sides[1]
+    H, W = ink.shape
+    ya, yb = max(iy - t, 0), min(iy + ih + b, H)
+    ext = ink[ya:yb, ix : ix + iw].astype(np.uint8)
+    if ext.size == 0:
+        return []
+    ext = cv2.morphologyEx(ext, cv2.MORPH_CLOSE, np.ones((3, 1), np.uint8)) > 0
+    up = np.cumprod(ext[::-1], axis=0).sum(axis=0) - (yb - (iy + ih))
+    down = np.cumprod(ext, axis=0).sum(axis=0) - (iy - ya)
+    up = np.clip(up, 0, ih).astype(float)
+    down = np.clip(down, 0, ih).astype(float)
+    tick = np.maximum(up, down) >= 0.15 * ih
+    thick = max(sides)
+    out = []
+    edges = np.diff(np.concatenate([[0], tick.astype(np.int8), [0]]))
+    for a, e in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+        if e - a > max(3, 2 * thick + 1):  # a broad mark (a digit's stroke along the ruling)
+            continue
+        out.append(((a + e - 1) / 2.0 + ix, int(a + ix), int(e + ix), float(up[a:e].max()), float(down[a:e].max())))
+    return out
+
+
+def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int]
+                        ) -> tuple[tuple[Rect, ...], tuple[tuple[int, int, int, int], ...]]:
+    """Comb cells of a box from its dividers: thin vertical strokes from the top or bottom
+    ruling at a regular spacing across the whole box (full-height lines, or short ticks).
+
+    For each cell count n whose cells are 0.4-1.6 box heights wide, every one of the n - 1
+    evenly spaced divider positions must hold a candidate, and the matched candidates must look
+    alike (all full height, or ticks of similar length from the same ruling); the largest such n
+    wins. Ticks need at least three cells: one stroke touching a ruling mid-box is too easily a
+    digit. Returns (cells, dividers) or ((), ()).
+    """
+    ix, iy, iw, ih = inner
+    if iw < 0.8 * ih or ih < 4:
+        return (), ()
+    cands = _divider_candidates(ink, inner, sides)
+    if not cands:
+        return (), ()
+    pos = np.array([c[0] - ix for c in cands])
+    best: tuple[tuple[Rect, ...], tuple[tuple[int, int, int, int], ...]] = ((), ())
+    for n in range(2, int(iw / (0.4 * ih)) + 2):
+        pitch = iw / n
+        if not 0.4 * ih <= pitch <= 1.6 * ih:
+            continue
+        tol = max(2.0, 0.12 * pitch)
+        chosen = []
+        for k in range(1, n):
+            d = np.abs(pos - k * pitch)
+            j = int(np.argmin(d))
+            if d[j] > tol:
+                break
+            chosen.append(cands[j])
+        else:
+            if len({c[1] for c in chosen}) != len(chosen):
+                continue
+            # Dividers are drawn with the pen of the rulings: alike in width, about as thick.
+            widths = np.array([c[2] - c[1] for c in chosen], float)
+            thick = float(np.median(sides))
+            if widths.min() < 0.5 * thick or widths.max() > 2 * thick + 1 \
+                    or widths.max() - widths.min() > max(2.0, 0.5 * float(np.median(widths))):
+                continue
+            full = [max(c[3], c[4]) >= 0.85 * ih or c[3] + c[4] >= 0.85 * ih for c in chosen]
+            if all(full):
+                kind = "full"
+            elif any(full):
+                continue
+            else:
+                if n < 3:
+                    continue
+                ups = [c[3] >= c[4] for c in chosen]
+                if len(set(ups)) != 1:
+                    continue
+                lengths = np.array([max(c[3], c[4]) for c in chosen])
+                med = float(np.median(lengths))
+                if np.any(lengths > 1.6 * med) or np.any(lengths < 0.6 * med) or med > 0.7 * ih:
+                    continue
+                kind = "up" if ups[0] else "down"
+            bounds = [ix] + [x for c in chosen for x in (c[1], c[2])] + [ix + iw]
+            cells = tuple((bounds[2 * i], iy, bounds[2 * i + 1] - bounds[2 * i], ih) for i in range(n))
+            if min(c[2] for c in cells) < 0.3 * ih:
+                continue
+            divs = []
+            for c in chosen:
+                if kind == "full":
+                    divs.append((c[1], c[2], iy, iy + ih))
+                elif kind == "up":
+                    divs.append((c[1], c[2], iy + ih - int(np.ceil(c[3])), iy + ih))
+                else:
+                    divs.append((c[1], c[2], iy, iy + int(np.ceil(c[4]))))
+            best = (cells, tuple(divs))
+    return best
 
 
 def _contains(a: Rect, b: Rect) -> bool:
@@ -244,12 +399,13 @@ def reading_order(items: list[Any]) -> list[Any]:
 
 
 def remove_rulings(crop: np.ndarray, inner: Rect, sides: tuple[int, int, int, int],
-                   dividers: tuple[tuple[int, int], ...] = ()) -> np.ndarray:
+                   dividers: tuple[tuple[int, ...], ...] = ()) -> np.ndarray:
     """Erase a box's rulings from a crop of ink, keeping the strokes that cross them.
 
     ``inner`` is the writing area in crop coordinates; the rulings are the bands around it,
     ``sides`` = (top, bottom, left, right) pixels thick, plus vertical ``dividers`` (x0, x1)
-    between comb cells. A band pixel stays when ink continues on both sides of the band within a
+    between comb cells, optionally with their rows (x0, x1, y0, y1; default the writing area's
+    height: a tick mark divides a comb over part of it only). A band pixel stays when ink continues on both sides of the band within a
     stroke width, i.e. a stroke crosses. Rulings are wobbly by a pixel or two, so each band is
     widened by half its thickness (at least 1 px) on both sides.
     """
@@ -294,8 +450,10 @@ def remove_rulings(crop: np.ndarray, inner: Rect, sides: tuple[int, int, int, in
     clear_cols(x - left - pad(left), x + pad(left), y - top - pad(top), y + h + bottom + pad(bottom))
     clear_cols(x + w - pad(right), x + w + right + pad(right), y - top - pad(top), y + h + bottom + pad(bottom))
     p = pad(left)
-    for c0, c1 in dividers:
-        clear_cols(c0 - p, c1 + p, y, y + h)
+    for d in dividers:
+        c0, c1 = d[0], d[1]
+        r0, r1 = (d[2], d[3]) if len(d) >= 4 else (y, y + h)
+        clear_cols(c0 - p, c1 + p, max(r0 - p, y), min(r1 + p, y + h))
     return out
 
 
@@ -334,10 +492,13 @@ def box_region(mask: np.ndarray, box: Box) -> FieldRegion:
     x1, y1 = min(ox + ow + margin, W), min(oy + oh + margin, H)
     crop = mask[y0:y1, x0:x1].astype(bool)
     inner = (ix - x0, iy - y0, iw, ih)
-    dividers = []
+    dividers: list[tuple[int, ...]] = []
     cells = tuple((cx - x0, cy - y0, cw, ch) for cx, cy, cw, ch in box.cells)
-    for a, b in zip(cells, cells[1:]):
-        dividers.append((a[0] + a[2], b[0]))
+    if box.dividers:  # found on the ruling: full height or a tick, erased over its own rows
+        dividers = [(a - x0, b - x0, r0 - y0, r1 - y0) for a, b, r0, r1 in box.dividers]
+    else:
+        for a, b in zip(cells, cells[1:]):
+            dividers.append((a[0] + a[2], b[0]))
     clean = remove_rulings(crop, inner, box.sides, tuple(dividers))
     ink = _keep_inside(clean, inner, box.sides)
     return FieldRegion(kind="comb" if cells else "box", bbox=box.outer, mask=ink, origin=(x0, y0),

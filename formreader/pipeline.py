@@ -8,6 +8,7 @@ let the batch go on, and about writing outputs, which stop it.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -76,8 +77,13 @@ def iter_results(pipeline: LoadedPipeline, recognizer: Recognizer) -> Iterator[t
 
 
 def run(pipeline: LoadedPipeline, recognizer: Recognizer | None = None,
-        on_page: Callable[[PageResult], None] | None = None) -> tuple[list[PageResult], RunSummary]:
-    """Run the pipeline and write its outputs (each atomically, when the batch is done)."""
+        on_page: Callable[[PageResult], None] | None = None,
+        to_stdout: bool = False) -> tuple[list[PageResult], RunSummary]:
+    """Run the pipeline and write its outputs (each atomically, when the batch is done).
+
+    ``to_stdout``: a pipeline without outputs writes its JSON to stdout (the CLI's choice; the
+    API returns the results anyway).
+    """
     from .report import draw_overlay, overlay_name, overlay_stems, write_overlay
     from .writers import atomic_write, make_writer
 
@@ -97,6 +103,8 @@ def run(pipeline: LoadedPipeline, recognizer: Recognizer | None = None,
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 writers.append((make_writer(fmt, stack.enter_context(atomic_write(path))), path))  # type: ignore[arg-type]
+        if not any((pipeline.csv, pipeline.json, pipeline.overlays, pipeline.review)) and to_stdout:
+            writers.append((make_writer("json", sys.stdout), None))  # no outputs: results on stdout
         by_source = {display_path(p): p for p in pipeline.files}
         for result, gray in iter_results(pipeline, rec):
             results.append(result)
@@ -118,7 +126,8 @@ def run(pipeline: LoadedPipeline, recognizer: Recognizer | None = None,
                 on_page(result)
         for w, path in writers:
             w.finish()
-            summary.written.append(path)
+            if path is not None:
+                summary.written.append(path)
     summary.review = len(review_items)
     if pipeline.review is not None:
         pipeline.review.parent.mkdir(parents=True, exist_ok=True)

@@ -255,6 +255,8 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline) -> list
     for f, region, reading, problem, zone in zip(spec.fields, regions, readings, problems, zones):
         reason = "; ".join(p for p in (failure, problem) if p) or None
         if region is None or reading is None or not reading.digits:
+            if reading is not None and reading.skipped_marks:  # ink, but no digit: never "ok"
+                reason = "; ".join(r for r in (reason, f"{reading.skipped_marks} mark(s) not read as digits") if r)
             out.append(_empty(f.name, map_bbox(region.bbox if region else zone, page.from_work, size), reason))
             continue
         field = field_from_reading(f.name, region, reading, page, size, spec.threshold)

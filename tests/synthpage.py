@@ -44,6 +44,18 @@ class Page:
             cv2.line(self.gray, (x + i * cell, y), (x + i * cell, y + h - 1), INK, thickness)
         return [(x + i * cell + thickness, y + thickness) for i in range(n)]
 
+    def tick_comb(self, x: int, y: int, cell: int, h: int, n: int, thickness: int = 2,
+                  tick: float = 0.3, hanging: bool = False) -> list[tuple[int, int]]:
+        """A comb field whose cells are divided by short ticks ``tick`` x ``h`` long, rising
+        from the bottom ruling (or hanging from the top one); returns each cell's (x, y)
+        top-left inner corner."""
+        self.box(x, y, cell * n, h, thickness)
+        t = int(round(tick * h))
+        for i in range(1, n):
+            y0, y1 = (y, y + t) if hanging else (y + h - 1 - t, y + h - 1)
+            cv2.line(self.gray, (x + i * cell, y0), (x + i * cell, y1), INK, thickness)
+        return [(x + i * cell + thickness, y + thickness) for i in range(n)]
+
     def text(self, s: str, x: int, y: int, scale: float = 0.6) -> None:
         """Machine-printed text (a label): never a field."""
         cv2.putText(self.gray, s, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, INK, 1, cv2.LINE_AA)

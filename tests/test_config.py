@@ -132,3 +132,13 @@ def test_run_command_reports_config_error_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == ExitCode.USAGE
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "fields[0].checksum: unknown 'luhnn'" in lines[0]
+
+
+def test_documented_example_validates() -> None:
+    import textwrap
+
+    import formreader.config as config
+
+    example = textwrap.dedent(config.__doc__.split("is optional)::")[1])
+    p = validate(parse_yaml(example), check_files=False)
+    assert [f.name for f in p.spec.fields] == ["routing", "amount", "date"]

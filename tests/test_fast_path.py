@@ -83,3 +83,35 @@ def test_unsupported_layers_fall_back_to_tensorflow():
     assert forward.backend == "tf"
     x = np.random.default_rng(0).random((5, 28, 28), dtype=np.float32)
     np.testing.assert_allclose(forward(x), np.asarray(model(x[..., None], training=False)), atol=TOLERANCE)
+
+
+def test_export_cache_loads_without_tensorflow(tmp_path, keras_model):
+    """A second process loads the cached export in a fraction of a second: no TensorFlow import."""
+    pytest.importorskip("onnxruntime")
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from formreader.model import load_model; "
+            f"r = load_model({str(SHIPPED_MODEL)!r}); "
+            "p = r.probabilities(np.linspace(0, 1, 3 * 784, dtype=np.float32).reshape(3, 28, 28)); "
+            "print(r.backend, 'tensorflow' in sys.modules, repr(p.tobytes().hex()))")
+    env = dict(os.environ, FORMREADER_CACHE=str(tmp_path), FORMREADER_BACKEND="auto")
+    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            .stdout.split() for _ in range(2)]
+    assert len(list(tmp_path.glob("*.onnx"))) == 1
+    assert runs[0][:2] == ["onnx", "True"]  # cold: exported from Keras
+    assert runs[1][:2] == ["onnx", "False"]  # warm: straight from the cache
+    assert runs[0][2] == runs[1][2]  # bit-identical probabilities
+
+
+def test_cache_is_keyed_by_the_model_bytes(tmp_path, monkeypatch):
+    from formreader.infer import cache_path
+
+    monkeypatch.setenv("FORMREADER_CACHE", str(tmp_path))
+    a, b = tmp_path / "a.keras", tmp_path / "b.keras"
+    a.write_bytes(b"one")
+    b.write_bytes(b"one")
+    assert cache_path(a) == cache_path(b)
+    b.write_bytes(b"two")
+    assert cache_path(a) != cache_path(b)

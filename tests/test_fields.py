@@ -212,3 +212,20 @@ def test_free_numbers_are_read_on_a_page_without_boxes(bank, recognizer) -> None
 
 def test_blank_page_reads_nothing(recognizer) -> None:
     assert read_values(Page(850, 1100).gray, recognizer) == []
+
+
+@pytest.mark.parametrize("hanging", [False, True])
+def test_comb_with_tick_mark_dividers_reads_one_digit_per_cell(bank, recognizer, hanging: bool) -> None:
+    """Cells divided by short ticks on one ruling (not full-height lines) are a comb: the ticks
+    are rulings, removed, and never read as 1s; the digits are read one per cell."""
+    p = Page(850, 500)
+    p.text("ROUTING NO.", 60, 90, 0.5)
+    value = "2580963"
+    cell, h = 34, 44
+    corners = p.tick_comb(60, 100, cell, h, len(value), 2, tick=0.3, hanging=hanging)
+    for i, (cx, cy) in enumerate(corners):
+        p.paint(bank[int(value[i])][i % 3], cx + 7, cy + 8, 26)
+    cp = clean.clean_page(p.gray, deskew=False)
+    (box,) = fields.find_boxes(cp.mask)
+    assert len(box.cells) == len(value)
+    assert read_values(p.gray, recognizer) == [value]

@@ -94,10 +94,12 @@ def edit_distance(a: str, b: str) -> int:
     return prev[-1]
 
 
-def accuracy(golden_results: dict[str, PageResult]) -> dict[str, float]:
+def accuracy(golden_results: dict[str, PageResult], kind: str | None = None) -> dict[str, float]:
     digits = errors = fields = right = 0
     for t in TRUTHS:
         truth = truth_of(t)
+        if kind is not None and truth["kind"] != kind:
+            continue
         read = {f.name: f.value for f in golden_results[truth["image"]].fields}
         for f in truth["fields"]:
             got = read.get(f["name"], "")
@@ -109,6 +111,9 @@ def accuracy(golden_results: dict[str, PageResult]) -> dict[str, float]:
 
 
 def test_accuracy_against_truth(golden_results: dict[str, PageResult]) -> None:
+    for kind in PIPELINES:
+        k = accuracy(golden_results, kind)
+        print(f"\n  {kind}: digits {k['digit']:.4f} of {k['digits']}, fields {k['field']:.4f} of {k['fields']}", end="")
     acc = accuracy(golden_results)
     print(f"\ngolden: digit accuracy {acc['digit']:.4f} over {acc['digits']} digits, "
           f"field accuracy {acc['field']:.4f} over {acc['fields']} fields")

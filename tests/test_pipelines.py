@@ -168,3 +168,22 @@ def test_free_and_auto_modes_name_the_nth_number(nist_scan: Path, recognizer) ->
     spec = validate({"inputs": ["x"], "layout": {"mode": "auto", "region": [0, 0.5, 1, 1]},
                      "fields": fields[:1]}, check_files=False).spec
     assert read_named(gray, recognizer, spec)[0].reason == "number 0 not found (the page has 0)"
+
+
+def test_run_command_without_outputs_prints_json_and_reports_bad_pages(tmp_path: Path, recognizer) -> None:
+    from typer.testing import CliRunner
+
+    from formreader.cli import app
+
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    sample = SAMPLES / "postal-000.jpg"
+    pipe = tmp_path / "p.yaml"
+    pipe.write_text(f"inputs: [{sample}, empty.jpg]\nlayout: {{mode: zones}}\n"
+                    "fields: [{name: zip, zone: [0.0, 0.65, 0.42, 1.0], cells: 5, length: 5}]\n")
+    result = CliRunner().invoke(app, ["run", str(pipe), "--model", str(ROOT / "models" / "digits.keras")])
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("formreader: error:")]
+    assert errors == [f"formreader: error: {tmp_path / 'empty.jpg'}: empty file (0 bytes)"]
+    doc = json.loads(result.stdout)
+    assert [p["error"] is None for p in doc["pages"]] == [True, False]
+    assert doc["pages"][0]["fields"][0]["name"] == "zip"
