@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import resource
@@ -357,7 +358,8 @@ def floor(files: list[Path], workers: int) -> dict[str, Any]:
     for p in paths:
         floor_page(p)
     one = (time.perf_counter() - start) / len(paths)
-    with ProcessPoolExecutor(workers, initializer=_floor_init) as pool:
+    spawn = multiprocessing.get_context("spawn")  # forking after OpenCV's threads can deadlock
+    with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_floor_init) as pool:
         list(pool.map(floor_page, paths[:workers]))  # start-up outside the clock
         start = time.perf_counter()
         list(pool.map(floor_page, paths))

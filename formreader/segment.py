@@ -47,14 +47,31 @@ class Atom:
     component: int
 
 
-@dataclass
 class Candidate:
-    """A run of atoms [start, end) read as one digit; ``crop`` is its 28x28 MNIST image."""
+    """A run of atoms [start, end) read as one digit; ``crop`` is its 28x28 MNIST image.
 
-    start: int
-    end: int
-    rect: Rect
-    crop: np.ndarray
+    Given the run's ink instead of its crop, the crop is normalised on first use only: a field
+    judged to be words from its single marks never needs the crops of its longer runs.
+    """
+
+    __slots__ = ("start", "end", "rect", "_crop", "_ink")
+
+    def __init__(self, start: int, end: int, rect: Rect, crop: np.ndarray | None = None,
+                 ink: np.ndarray | None = None) -> None:
+        if crop is None and ink is None:
+            raise ValueError("a Candidate needs its crop or its ink")
+        self.start, self.end, self.rect = start, end, rect
+        self._crop, self._ink = crop, ink
+
+    @property
+    def crop(self) -> np.ndarray:
+        if self._crop is None:
+            self._crop = to_mnist(self._ink)
+            self._ink = None
+        return self._crop
+
+    def __repr__(self) -> str:
+        return f"Candidate(start={self.start}, end={self.end}, rect={self.rect})"
 
 
 @dataclass
@@ -213,8 +230,12 @@ def segment_field(mask: np.ndarray, digit_height: float, cells: tuple[Rect, ...]
                 same = new.component == run[-2].component
                 if not same and new.rect[0] - (prev[0] + prev[2]) > MAX_PIECE_GAP * dh:
                     break
+            if rect[3] < MIN_DIGIT_HEIGHT * dh and not (j - i == 1 and atoms[i].whole):
+                # Too short to be read as a digit (decode never takes it), and not a whole mark
+                # whose reject probability prices skipping it: not worth normalising/classifying.
+                continue
             img, rect = _paint(run)
-            cands.append(Candidate(i, j, rect, to_mnist(img)))
+            cands.append(Candidate(i, j, rect, ink=img))
     return Lattice(atoms, cands, dh)
 
 
