@@ -223,18 +223,28 @@ def end_to_end(folder: Path, pages: int, workers: int, model: Path) -> dict[str,
 
 
 class StageClock:
-    """Accumulates wall time per stage name; ``wrap`` returns a timed version of a function."""
+    """Exclusive wall time per stage: a stage called inside another (``to_mnist`` inside
+    ``segment_field``, or lazily inside ``read_page``) is taken out of the outer one."""
 
     def __init__(self) -> None:
         self.total: dict[str, float] = defaultdict(float)
+        self._stack: list[str] = []
+
+    def _add(self, name: str, elapsed: float) -> None:
+        self.total[name] += elapsed
+        if self._stack:
+            self.total[self._stack[-1]] -= elapsed
 
     def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
+            self._stack.append(name)
             start = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.total[name] += time.perf_counter() - start
+                elapsed = time.perf_counter() - start
+                self._stack.pop()
+                self._add(name, elapsed)
 
         return timed
 
@@ -248,9 +258,9 @@ class StageClock:
                 try:
                     item = next(it)
                 except StopIteration:
-                    self.total[name] += time.perf_counter() - start
+                    self._add(name, time.perf_counter() - start)
                     return
-                self.total[name] += time.perf_counter() - start
+                self._add(name, time.perf_counter() - start)
                 yield item
 
         return timed
@@ -303,7 +313,6 @@ def stages(files: list[Path], model: Path) -> dict[str, Any]:
         del rec.classify
     pages = json.loads(sink.getvalue())["pages"]
     per_page = {k: clock.total.get(k, 0.0) / len(files) for k in STAGES}
-    per_page["segment"] -= per_page["normalise"]  # segment_field calls to_mnist
     per_page["other"] = wall / len(files) - sum(v for k, v in per_page.items() if k != "other")
     return {
         "pages": len(files),
@@ -398,8 +407,12 @@ def main() -> None:
     ap.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "data" / "mnist")
     ap.add_argument("--real", type=Path, default=ROOT.parent / "shared" / "data" / "scans" / "nist-hsf-f0000.png",
                     help="a real scan to time as well (skipped if missing)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="native threads in this process for stages and floor (default: cores / workers, "
+                         "what each batch worker gets, so the stage times add up to a worker's page)")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = ap.parse_args()
+    threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.workers))
 
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
     distinct, digits = make_pages(min(args.distinct, args.pages), args.seed, args.mnist, args.format)
@@ -408,12 +421,14 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "pages": args.pages, "distinct_pages": len(distinct), "page_size": f"{LETTER[1]}x{LETTER[0]}",
         "format": args.format, "digits_per_page": round(sum(digits) / len(digits), 1),
-        "workers": args.workers, "backend_env": os.environ.get("FORMREADER_BACKEND", "auto"),
+        "workers": args.workers, "stage_threads": threads, "backend_env": os.environ.get("FORMREADER_BACKEND", "auto"),
     }
     # The first process to load a model exports it to ONNX and caches that (formreader.infer);
     # every later one, including the batch workers below, loads the cache. Measure that case.
     subprocess.run([sys.executable, "-c", f"from formreader.model import load_model; load_model({str(args.model)!r})"],
                    check=True, capture_output=True)
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by formreader.infer when the model loads
+    cv2.setNumThreads(threads)
     say("formreader --help ...")
     report["help_s"] = round(help_seconds(), 3)
     with tempfile.TemporaryDirectory() as tmp:
@@ -468,7 +483,7 @@ def print_report(r: dict[str, Any]) -> None:
     if "stages" not in r:
         return
     s, f = r["stages"], r["floor"]
-    print(f"stages, one process ({s['pages']} pages, backend {s['backend']}): {s['page_s'] * 1000:.0f} ms/page, "
+    print(f"stages, one process, {r['stage_threads']} thread(s) ({s['pages']} pages, backend {s['backend']}): {s['page_s'] * 1000:.0f} ms/page, "
           f"{r['candidates_per_page']} crops classified/page, peak RSS {s['peak_rss_mb']} MB")
     print("  " + "  ".join(f"{k} {v}" for k, v in s["ms_per_page"].items()) + "  (ms/page)")
     if s["missing"]:

@@ -138,7 +138,10 @@ def _worker_recognizer(model_path: str) -> "Recognizer":
     # batch.init_worker put this process's share of the cores in the environment.
     threads = int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0"))
     with native_stderr_muted():
-        if threads > 0:
+        # Only if TensorFlow is already loaded: the ONNX fast path (formreader.infer) never
+        # imports it, and TF started later reads TF_NUM_INTRAOP_THREADS itself. Importing it
+        # here cost each worker seconds and ~700 MB (benchmarks/bench_scan.py).
+        if threads > 0 and "tensorflow" in __import__("sys").modules:
             import tensorflow as tf
 
             try:  # only possible before TF's runtime starts, i.e. on this worker's first task
