@@ -31,22 +31,21 @@ def sample_pages() -> list[PageResult]:
     return [good, failed]
 
 
-def write_json(pages: list[PageResult]) -> str:
+def write_with(writer_class: type, pages: list[PageResult]) -> str:
     out = io.StringIO()
-    writer = JsonWriter(out)
+    writer = writer_class(out)
     for page in pages:
         writer.write(page)
     writer.finish()
     return out.getvalue()
+
+
+def write_json(pages: list[PageResult]) -> str:
+    return write_with(JsonWriter, pages)
 
 
 def write_csv(pages: list[PageResult]) -> str:
-    out = io.StringIO()
-    writer = CsvWriter(out)
-    for page in pages:
-        writer.write(page)
-    writer.finish()
-    return out.getvalue()
+    return write_with(CsvWriter, pages)
 
 
 def test_json_round_trips_to_the_documented_contract() -> None:
