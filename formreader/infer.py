@@ -183,7 +183,6 @@ def keras_to_onnx(model: "keras.Model") -> bytes:
             x = _activation(g, x, layer.activation.__name__)
             h = (h + pads[0] + pads[2] - (kh - 1) * dh - 1) // sh + 1
             w = (w + pads[1] + pads[3] - (kw - 1) * dw - 1) // sw + 1
-            c = int(cout)
         elif kind == "BatchNormalization":
             raise UnsupportedModel(f"{layer.name}: batch norm not after a convolution")
         elif kind == "Activation":
