@@ -268,7 +268,7 @@ def _boxes_from_row(row: list[Rect], ink: np.ndarray) -> list[Box]:
     return boxes
 
 
-def _divider_candidates(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int]
+def divider_candidates(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int]
                         ) -> list[tuple[float, int, int, float, float]]:
     """Thin vertical strokes standing on the bottom ruling or hanging from the top one inside a
     box: (centre x, x0, x1 (exclusive), length up from the bottom, length down from the top), in
@@ -310,7 +310,7 @@ def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int
     ix, iy, iw, ih = inner
     if iw < 0.8 * ih or ih < 4:
         return (), ()
-    cands = _divider_candidates(ink, inner, sides)
+    cands = divider_candidates(ink, inner, sides)
     if not cands:
         return (), ()
     pos = np.array([c[0] - ix for c in cands])

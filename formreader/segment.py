@@ -27,6 +27,9 @@ Rect = tuple[int, int, int, int]  # x, y, w, h in field-mask pixels
 
 MAX_RUN = 6  # atoms merged into one digit at most (a digit broken in pieces and sliced)
 MAX_DIGIT_WIDTH = 1.4  # widest candidate digit, in digit heights
+# Widest single blob of ink still read whole: a bold 0, an 8 with a long tail or a 5 whose flag
+# reaches far right are one stroke, and reading them in slices gives two doubtful digits.
+MAX_BLOB_WIDTH = 2.0
 MAX_PIECE_GAP = 0.12  # widest blank between two pieces of one digit, in digit heights
 # Shortest digit, in digit heights: the digits of one number are about the same height, and the
 # model, which sees every mark scaled to the same box, would read a comma as a 1 or a 7.
@@ -34,6 +37,14 @@ MIN_DIGIT_HEIGHT = 0.5
 # Skipping a mark too small to be a digit is cheap but not free, so the halves of a broken digit
 # are read together rather than both dropped.
 SMALL_MARK_SKIP = 0.5
+# A digit-sized mark alone in a comb cell is nearly always the digit the cell asks for, often
+# clipped where it crossed a divider: it is dropped only when the model is this sure it is not
+# a digit. Otherwise it is read, and its low confidence sends the field to review.
+COMB_REJECT = 0.9
+# Leftovers of box lines, dust on the rulings and stray strokes sit at a field's ends; a
+# digit-high mark with digits on both sides is far more often a thin 1 than a scrap, so the
+# model's reject probability for it is scaled down by this before it prices skipping it.
+INTERIOR_REJECT = 0.25
 _EPS = 1e-7
 
 
@@ -222,7 +233,8 @@ def segment_field(mask: np.ndarray, digit_height: float, cells: tuple[Rect, ...]
             run = atoms[i:j]
             rect = _union([a.rect for a in run])
             if j - i > 1:
-                if rect[2] > MAX_DIGIT_WIDTH * dh:
+                one_blob = all(a.component == run[0].component for a in run)
+                if rect[2] > (MAX_BLOB_WIDTH if one_blob else MAX_DIGIT_WIDTH) * dh:
                     break
                 # Pieces of one digit overlap or nearly touch; a clear gap separates digits.
                 prev = _union([a.rect for a in run[:-1]])
@@ -265,7 +277,8 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
     """The most probable reading of a field given its candidates' class probabilities (N, 11).
 
     Shortest path over atom boundaries: a candidate costs -log P(its best digit); skipping a
-    whole component costs -log P(reject) (cheap for a comma, dear for a digit). Slices of a
+    whole component costs -log P(reject) (cheap for a comma, dear for a digit; scaled by
+    INTERIOR_REJECT for a digit-high mark between digits). Slices of a
     component cannot be skipped, so a digit is never read from half of a blob. A candidate less
     than MIN_DIGIT_HEIGHT of the digit height is never a digit, and skipping it costs at most
     -log(SMALL_MARK_SKIP).
@@ -276,13 +289,14 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
     if n == 0:
         return reading
     big = [a.rect[3] >= MIN_DIGIT_HEIGHT * lattice.digit_height for a in atoms]
+    big_at = [i for i, b in enumerate(big) if b]
     reading.marks = int(sum(1 for a, b in zip(atoms, big) if a.whole and b))
     digit_p = probs[:, :REJECT].max(axis=1)
     digit_v = probs[:, :REJECT].argmax(axis=1)
     single = {c.start: k for k, c in enumerate(cands) if c.end == c.start + 1}
     if lattice.forced:
         for k, c in enumerate(cands):
-            if not big[c.start] or probs[k, REJECT] > digit_p[k]:  # a stray mark, or a letter
+            if not big[c.start] or probs[k, REJECT] > COMB_REJECT:  # a stray mark, or a letter
                 reading.skipped_marks += int(big[c.start])
                 continue
             reading.digits.append(DigitRead(int(digit_v[k]), float(digit_p[k]), c.rect))
@@ -305,6 +319,8 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
                 cost[c.end], back[c.end] = new, (i, k)
         if atoms[i].whole and i in single:
             p_skip = probs[single[i], REJECT]
+            if big[i] and big_at[0] < i < big_at[-1]:
+                p_skip *= INTERIOR_REJECT
             if not big[i]:  # too small to be a digit: skipping costs at most -log(1/2)
                 p_skip = max(p_skip, SMALL_MARK_SKIP)
             step = -np.log(p_skip + _EPS)

@@ -229,3 +229,26 @@ def test_comb_with_tick_mark_dividers_reads_one_digit_per_cell(bank, recognizer,
     (box,) = fields.find_boxes(cp.mask)
     assert len(box.cells) == len(value)
     assert read_values(p.gray, recognizer) == [value]
+
+
+def test_comb_zone_erases_its_ticks_but_not_a_stroke_above_one() -> None:
+    """A comb found from its rulings in a template zone erases the dividers drawn, where they are
+    drawn: a digit's stroke over a cell edge, above a short tick, is kept."""
+    from formreader import zones
+
+    p = Page(400, 200)
+    p.tick_comb(40, 60, 40, 50, 5, 2, tick=0.3)
+    cv2.line(p.gray, (80, 66), (80, 86), 20, 3)  # over the first cell edge, well above its tick
+    cp = clean.clean_page(p.gray, deskew=False)
+    horiz, _ = fields.line_masks(cp.mask)
+    box = zones.comb_box(horiz, (0, 0, 400, 200), 5, cp.mask)
+    assert box is not None and len(box.cells) == 5
+    iy, ih = box.inner[1], box.inner[3]
+    assert len(box.dividers) == 4
+    assert all(d[2] >= iy + 0.5 * ih and d[3] == iy + ih for d in box.dividers), box.dividers
+    region = fields.box_region(cp.mask, box)
+    ox, oy = region.origin
+    stroke = region.mask[66 - oy : 84 - oy, 77 - ox : 84 - ox]
+    assert stroke.any(axis=1).all(), "the stroke over the cell edge was erased"
+    ticks = region.mask[iy + ih - 10 - oy : iy + ih - oy, 118 - ox : 123 - ox]
+    assert not ticks.any(), "a tick was left as ink"

@@ -117,12 +117,12 @@ def test_accuracy_against_truth(golden_results: dict[str, PageResult]) -> None:
     acc = accuracy(golden_results)
     print(f"\ngolden: digit accuracy {acc['digit']:.4f} over {acc['digits']} digits, "
           f"field accuracy {acc['field']:.4f} over {acc['fields']} fields")
-    # Regression floors at what the shipped model and scanner measure today (2026-11-21: digits
-    # 0.9850 of 1535, fields 0.9257 of 296). The product target is 0.99 / 0.97 (issue 4), not yet
-    # met: about half the misses are segmentation (a digit read as two fragments, a box side read
-    # as a 1, a comb cell lost), half genuinely ambiguous digits. Raise these as that improves.
-    assert acc["digit"] >= 0.984
-    assert acc["field"] >= 0.92
+    # Regression floors at what the shipped model and scanner measure today (2026-11-21, session
+    # 2: digits 0.9922 of 1535, fields 0.9595 of 296; session 1 was 0.9850 / 0.9257). The digit
+    # target (0.99) is met; the field target (0.97) is not: the 12 wrong fields left are digits
+    # the model misreads (a 3 as a 5, a 9 with a broken loop as a 7), not segmentation.
+    assert acc["digit"] >= 0.992
+    assert acc["field"] >= 0.959
 
 
 def test_wrong_fields_are_flagged(golden_results: dict[str, PageResult]) -> None:

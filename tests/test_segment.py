@@ -137,3 +137,48 @@ def test_letters_are_skipped_as_marks(recognizer) -> None:
     r = read(field_mask(p), recognizer)
     assert r.marks >= 2
     assert r.skipped_marks + sum(d.confidence < 0.5 for d in r.digits) >= 2
+
+
+def test_a_bold_digit_wider_than_a_digit_is_read_whole(recognizer) -> None:
+    """One blob of ink wider than MAX_DIGIT_WIDTH (a bold, flattened 0) is still a candidate
+    whole, not only the slices it is cut into."""
+    m = np.zeros((60, 120), np.uint8)
+    cv2.ellipse(m, (60, 30), (31, 17), 0, 0, 360, 1, 6)
+    lattice = segment.segment_field(m.astype(bool), H)
+    assert max(c.rect[2] for c in lattice.candidates) > segment.MAX_DIGIT_WIDTH * lattice.digit_height
+    assert any(c.start == 0 and c.end == len(lattice.atoms) for c in lattice.candidates)
+    assert read(m.astype(bool), recognizer).value == "0"
+
+
+def _lattice(widths: list[int], forced: bool = False) -> segment.Lattice:
+    """Whole, digit-high atoms side by side, one candidate each (crops unused by decode)."""
+    atoms, cands = [], []
+    for k, x in enumerate(np.cumsum([0, *widths[:-1]]) * 2):
+        rect = (int(x), 0, widths[k], H)
+        atoms.append(segment.Atom(rect, np.ones((H, widths[k]), bool), True, k + 1))
+        cands.append(segment.Candidate(k, k + 1, rect, crop=np.zeros((28, 28), np.float32)))
+    return segment.Lattice(atoms, cands, float(H), forced=forced)
+
+
+def _probs(*rows: tuple[int, float, float]) -> np.ndarray:
+    """(digit, P(digit), P(reject)) per candidate; the rest spread over the other digits."""
+    out = np.zeros((len(rows), 11), np.float32)
+    for i, (d, p, rej) in enumerate(rows):
+        out[i, :10] = (1 - p - rej) / 9
+        out[i, d], out[i, segment.REJECT] = p, rej
+    return out
+
+
+def test_a_doubtful_thin_mark_between_digits_is_read_but_at_an_end_is_skipped() -> None:
+    thin = (1, 0.33, 0.66)  # a thin 1 that the model half takes for a scrap of box line
+    middle = segment.decode(_lattice([14, 5, 14]), _probs((4, 1.0, 0), thin, (9, 1.0, 0)))
+    assert middle.value == "419" and middle.skipped_marks == 0
+    end = segment.decode(_lattice([14, 14, 5]), _probs((4, 1.0, 0), (9, 1.0, 0), thin))
+    assert end.value == "49" and end.skipped_marks == 1
+
+
+def test_a_digit_high_mark_in_a_comb_cell_is_dropped_only_when_surely_not_a_digit() -> None:
+    lat = _lattice([14, 14, 14], forced=True)
+    r = segment.decode(lat, _probs((1, 0.27, 0.66), (2, 1.0, 0), (3, 0.02, 0.95)))
+    assert r.value == "12" and r.skipped_marks == 1
+    assert r.digits[0].confidence == pytest.approx(0.27)
