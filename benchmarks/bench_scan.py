@@ -284,7 +284,7 @@ def stages(files: list[Path], model: Path) -> dict[str, Any]:
     patches = [(api, "iter_pages", "load", True), (page, "clean_page", "clean", False),
                (page, "find_regions", "fields", False), (page, "text_lines", "fields", False),
                (page, "segment_field", "segment", False), (segment, "to_mnist", "normalise", False),
-               (page, "decode", "decode", False)]
+               (segment, "decode", "decode", False)]
     saved = []
     for module, attr, stage, is_iter in patches:
         if not hasattr(module, attr):

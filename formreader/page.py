@@ -5,8 +5,9 @@ every bbox in pixels of ``gray`` as given (i.e. the source page, before any desk
 
 Stages: :mod:`formreader.clean` (working resolution, binarize, deskew, specks),
 :mod:`formreader.fields` (boxes, comb fields or free numbers, rulings removed),
-:mod:`formreader.segment` (candidate digits per field). All candidates of the page go to the
-model in a single ``classify`` call; then each field's reading is decoded.
+:mod:`formreader.segment` (candidate digits per field). The candidates of all the page's
+fields go to the model together (:func:`formreader.segment.read_lattices`), then each field's
+reading is decoded.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from .clean import CleanPage, clean_page, map_bbox
 from .fields import FieldRegion, find_regions, text_lines
 from .model import Recognizer
 from .results import Digit, Field, ScanOptions
-from .segment import Lattice, Reading, decode, segment_field
+from .segment import Lattice, Reading, read_lattices, segment_field
 
 # A field whose digit-sized marks are mostly not digits (rejected by the model, or read with
 # less than LOW_CONF) is handwriting of another kind, e.g. a box of letters.
 LOW_CONF = 0.7
 MAX_NON_DIGIT_SHARE = 0.3
 MIN_NON_DIGITS = 3  # fewer doubtful marks than this make a field to review, not a non-field
+# Read from its whole blobs only, a field with at least this many doubtful marks, the majority
+# of its marks, is words (the alphabet boxes of an HSF form): not worth searching cuts and merges.
+WORDS_DOUBTFUL = 6
 
 
 def is_number(reading: Reading) -> bool:
@@ -34,9 +38,20 @@ def is_number(reading: Reading) -> bool:
     """
     if not reading.digits:
         return False
-    doubtful = sum(1 for d in reading.digits if d.confidence < LOW_CONF) + reading.skipped_marks
-    total = len(reading.digits) + reading.skipped_marks
+    doubtful, total = _doubtful(reading)
     return doubtful < MIN_NON_DIGITS or doubtful <= MAX_NON_DIGIT_SHARE * total
+
+
+def is_words(reading: Reading) -> bool:
+    """Whether a field is plainly words or scribble, not a number even with its marks recut."""
+    doubtful, total = _doubtful(reading)
+    return doubtful >= WORDS_DOUBTFUL and 2 * doubtful > total
+
+
+def _doubtful(reading: Reading) -> tuple[int, int]:
+    """(marks that are not confidently digits, all digit-sized marks) of a reading."""
+    doubtful = sum(1 for d in reading.digits if d.confidence < LOW_CONF) + reading.skipped_marks
+    return doubtful, len(reading.digits) + reading.skipped_marks
 
 
 def _to_source(rect: tuple[int, int, int, int], origin: tuple[int, int], page: CleanPage,
@@ -77,18 +92,10 @@ def read_page(gray: np.ndarray, recognizer: Recognizer, options: ScanOptions = S
     page = clean_page(gray, options.binarize, options.deskew)
     # Several lines of writing in one region are a paragraph or an address, not a number.
     regions = [r for r in find_regions(page.mask, options.field_mode) if text_lines(r.mask) == 1]
-    lattices: list[Lattice] = [segment_field(r.mask, r.digit_height, r.cells) for r in regions]
-    crops = [lat.crops for lat in lattices if lat.candidates]
-    if not crops:
-        return []
-    _, probs = recognizer.classify(np.concatenate(crops))
+    lattices: list[Lattice | None] = [segment_field(r.mask, r.digit_height, r.cells) for r in regions]
     fields: list[Field] = []
-    start = 0
-    for region, lattice in zip(regions, lattices):
-        n = len(lattice.candidates)
-        reading = decode(lattice, probs[start : start + n])
-        start += n
-        if is_number(reading):
+    for region, reading in zip(regions, read_lattices(lattices, recognizer, give_up=is_words)):
+        if reading is not None and is_number(reading):
             fields.append(field_from_reading(f"field_{len(fields) + 1:02d}", region, reading, page,
                                              size, options.threshold))
     return fields

@@ -12,7 +12,7 @@ the reading whose digits the model is most sure of (:func:`decode`). Atoms the m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
@@ -342,15 +342,107 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
     return reading
 
 
+# A field whose marks are each one whole blob read as a digit at least this surely, none wider
+# than SETTLED_WIDTH digit heights (wider may be two touching digits), is settled by those
+# blobs alone; any doubt, and all its cuts and merges are classified and searched.
+SETTLED_CONF = 0.99
+SETTLED_WIDTH = 1.2
+
+
+def _is_blob(lattice: Lattice, cand: Candidate) -> bool:
+    """Whether a candidate is exactly one whole connected component (all of its slices)."""
+    run = lattice.atoms[cand.start : cand.end]
+    comp = run[0].component
+    if any(a.component != comp for a in run):
+        return False
+    before = cand.start == 0 or lattice.atoms[cand.start - 1].component != comp
+    after = cand.end == len(lattice.atoms) or lattice.atoms[cand.end].component != comp
+    return before and after
+
+
+def _settled(lattice: Lattice, reading: Reading) -> bool:
+    """Every piece of ink is part of a sure, digit-wide digit: nothing skipped (a skipped piece
+    may be half of a broken digit), nothing in doubt."""
+    if not reading.digits or not all(
+            d.confidence >= SETTLED_CONF and d.rect[2] <= SETTLED_WIDTH * lattice.digit_height
+            for d in reading.digits):
+        return False
+    return all(any(_within(a.rect, d.rect) for d in reading.digits) for a in lattice.atoms)
+
+
+def _within(a: Rect, b: Rect) -> bool:
+    return b[0] <= a[0] and b[1] <= a[1] and a[0] + a[2] <= b[0] + b[2] and a[1] + a[3] <= b[1] + b[3]
+
+
+def read_lattices(lattices: list[Lattice | None], recognizer: "Recognizer",
+                  give_up: Callable[[Reading], bool] | None = None) -> list[Reading | None]:
+    """Decode many fields (e.g. all of a page), classifying as few candidates as need be.
+
+    Most handwritten numbers are separate, clear digits: each blob of ink is one digit. So
+    first every field is read from its whole blobs alone, all fields in one model call; only the
+    fields left in doubt (a digit below SETTLED_CONF, a skipped mark, a blob sliced because it
+    is wide) have their other candidates (cuts, merges) classified, again in one call, and
+    searched in full. ``give_up``: a field whose blob reading it accepts (e.g. clearly words, not
+    a number) is not searched further; its blob reading is returned. Returns None for a field
+    without a lattice or without candidates.
+    """
+    first: list[list[int]] = []
+    for lat in lattices:
+        if lat is None:
+            first.append([])
+        elif lat.forced:
+            first.append(list(range(len(lat.candidates))))
+        else:
+            first.append([k for k, c in enumerate(lat.candidates) if _is_blob(lat, c)])
+    probs: list[np.ndarray | None] = [None if lat is None else np.full((len(lat.candidates), REJECT + 1), np.nan, np.float32)
+                                      for lat in lattices]
+    _classify_into(lattices, first, probs, recognizer)
+    out: list[Reading | None] = []
+    rest: list[list[int]] = []
+    for lat, ks, pr in zip(lattices, first, probs):
+        if lat is None or not lat.candidates:
+            out.append(None)
+            rest.append([])
+            continue
+        assert pr is not None
+        quick = Lattice(lat.atoms, [lat.candidates[k] for k in ks], lat.digit_height, lat.forced)
+        reading = decode(quick, pr[ks])
+        if lat.forced or _settled(lat, reading) or (give_up is not None and give_up(reading)):
+            out.append(reading)
+            rest.append([])
+        else:
+            out.append(None)
+            rest.append([k for k in range(len(lat.candidates)) if k not in set(ks)])
+    _classify_into(lattices, rest, probs, recognizer)
+    for i, (lat, ks, pr) in enumerate(zip(lattices, rest, probs)):
+        if ks or (lat is not None and lat.candidates and out[i] is None):
+            out[i] = decode(lat, pr)  # type: ignore[arg-type]
+    return out
+
+
+def _classify_into(lattices: list[Lattice | None], which: list[list[int]], probs: list[np.ndarray | None],
+                   recognizer: "Recognizer") -> None:
+    """Classify the chosen candidates of every lattice in one model call, filling ``probs``."""
+    crops = [np.stack([lat.candidates[k].crop for k in ks]) for lat, ks in zip(lattices, which)
+             if lat is not None and ks]
+    if not crops:
+        return
+    _, p = recognizer.classify(np.concatenate(crops))
+    start = 0
+    for lat, ks, pr in zip(lattices, which, probs):
+        if lat is None or not ks:
+            continue
+        assert pr is not None
+        pr[ks] = p[start : start + len(ks)]
+        start += len(ks)
+
+
 def read_region(mask: np.ndarray, recognizer: "Recognizer", digit_height: float,
                 cells: tuple[Rect, ...] = ()) -> Reading:
     """Digits of one arbitrary field region (e.g. a template zone): segment, classify, decode.
 
-    For many regions at once, build their lattices with :func:`segment_field`, classify all
-    crops in one call and :func:`decode` each, as :func:`formreader.page.read_page` does.
+    For many regions at once, build their lattices with :func:`segment_field` and read them
+    together with :func:`read_lattices`, as :func:`formreader.page.read_page` does.
     """
-    lattice = segment_field(mask, digit_height, cells)
-    if not lattice.candidates:
-        return Reading()
-    _, probs = recognizer.classify(lattice.crops)
-    return decode(lattice, probs)
+    reading = read_lattices([segment_field(mask, digit_height, cells)], recognizer)[0]
+    return reading if reading is not None else Reading()

@@ -24,7 +24,7 @@ from .fields import Box, FieldRegion, box_region, divider_candidates, find_boxes
 from .model import Recognizer
 from .page import field_from_reading, read_page
 from .results import Field
-from .segment import Reading, decode, estimate_digit_height, segment_field
+from .segment import Reading, estimate_digit_height, read_lattices, segment_field
 
 Rect = tuple[int, int, int, int]
 RULING_MIN_FRAC = 0.04  # a ruling that frames the form is at least this share of the page width
@@ -288,7 +288,8 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline) -> list
             regions.append(box_region(page.mask, comb) if comb else zone_region(page.mask, boxes, rulings, zone))
             problems.append(None)
             zones.append(zone)
-    readings = _read_all(regions, recognizer)
+    readings = read_lattices([segment_field(r.mask, r.digit_height, r.cells) if r is not None else None
+                              for r in regions], recognizer)
     out = []
     for f, region, reading, problem, zone in zip(spec.fields, regions, readings, problems, zones):
         reason = "; ".join(p for p in (failure, problem) if p) or None
@@ -302,25 +303,6 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline) -> list
             field = dataclasses.replace(field, status="review",
                                         reason="; ".join(r for r in (reason, field.reason) if r))
         out.append(field)
-    return out
-
-
-def _read_all(regions: list[FieldRegion | None], recognizer: Recognizer) -> list[Reading | None]:
-    """Segment every region, classify all candidates of the page in one model call, decode."""
-    lattices = [segment_field(r.mask, r.digit_height, r.cells) if r is not None else None for r in regions]
-    crops = [lat.crops for lat in lattices if lat is not None and lat.candidates]
-    if not crops:
-        return [None] * len(regions)
-    _, probs = recognizer.classify(np.concatenate(crops))
-    out: list[Reading | None] = []
-    start = 0
-    for lat in lattices:
-        if lat is None or not lat.candidates:
-            out.append(None)
-            continue
-        n = len(lat.candidates)
-        out.append(decode(lat, probs[start : start + n]))
-        start += n
     return out
 
 

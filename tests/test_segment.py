@@ -182,3 +182,38 @@ def test_a_digit_high_mark_in_a_comb_cell_is_dropped_only_when_surely_not_a_digi
     r = segment.decode(lat, _probs((1, 0.27, 0.66), (2, 1.0, 0), (3, 0.02, 0.95)))
     assert r.value == "12" and r.skipped_marks == 1
     assert r.digits[0].confidence == pytest.approx(0.27)
+
+
+class CountingRecognizer:
+    """Wraps the recognizer to count the crops it is asked to classify."""
+
+    def __init__(self, recognizer) -> None:
+        self.inner, self.crops = recognizer, 0
+
+    def classify(self, crops: np.ndarray):
+        self.crops += len(crops)
+        return self.inner.classify(crops)
+
+
+def test_clear_separate_digits_are_read_from_their_blobs_alone(bank, recognizer) -> None:
+    """Classifying cuts and merges is for fields in doubt: a field of clear, separate digits
+    costs one crop per digit and reads what the full search reads."""
+    p = Page(400, 90)
+    p.write(digits_for("80517", bank), 20, 20, H, 22)
+    mask = field_mask(p)
+    lattice = segment.segment_field(mask, H)
+    counting = CountingRecognizer(recognizer)
+    (reading,) = segment.read_lattices([lattice], counting)
+    _, probs = recognizer.classify(lattice.crops)
+    assert reading.value == segment.decode(lattice, probs).value == "80517"
+    assert counting.crops == 5 < len(lattice.candidates)
+
+
+def test_a_field_the_caller_gives_up_on_is_not_searched(recognizer) -> None:
+    p = Page(400, 90)
+    cv2.putText(p.gray, "xWyk", (20, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.5, INK, 3)
+    lattice = segment.segment_field(field_mask(p), H)
+    counting = CountingRecognizer(recognizer)
+    segment.read_lattices([lattice, None], counting, give_up=lambda r: True)
+    singles = sum(1 for c in lattice.candidates if segment._is_blob(lattice, c))
+    assert counting.crops == singles < len(lattice.candidates)
