@@ -16,6 +16,8 @@ from typing import Any, Callable, Literal
 import cv2
 import numpy as np
 
+from .clean import as_uint8, components
+
 Rect = tuple[int, int, int, int]  # x, y, w, h
 
 # Shortest ruling searched for, as a fraction of the page width (horizontal) / height (vertical).
@@ -63,19 +65,34 @@ class FieldRegion:
 
 def line_masks(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Horizontal and vertical rulings (uint8 0/1): runs of ink longer than a fraction of the
-    page, found by morphological opening, with one-pixel breaks bridged."""
-    m = mask.astype(np.uint8)
+    page, found by morphological opening, with one-pixel breaks bridged.
+
+    The morphology runs on the ink's bounding box only, grown by more than the operations can
+    reach (each dilation spreads ink by at most its kernel, and an erosion near the box's edge
+    sees only blank pixels there), so the result is the same as on the whole page at the cost
+    of the part that has ink: a form often fills only part of its sheet.
+    """
+    m = as_uint8(mask)
     h, w = m.shape
     lh = max(8, int(round(H_LINE_FRAC * w)))
     lv = max(6, int(round(V_LINE_FRAC * h)))
+    horiz = np.zeros((h, w), np.uint8)
+    vert = np.zeros((h, w), np.uint8)
+    bx, by, bw, bh = cv2.boundingRect(m)  # of the nonzero pixels
+    if bw == 0 or bh == 0:
+        return horiz, vert
+    reach = 2 * (max(lh, lv) + 8)  # > 1 + max(lh, lv) + 2 of dilation plus a kernel of erosion
+    x0, y0 = max(bx - reach, 0), max(by - reach, 0)
+    x1, y1 = min(bx + bw + reach, w), min(by + bh + reach, h)
+    sub = np.ascontiguousarray(m[y0:y1, x0:x1])
     # A line drawn at a residual angle of a few tenths of a degree steps by a pixel every
     # hundred or so; a 3-pixel closing across it keeps its runs long enough for the opening.
-    hm = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((1, 3), np.uint8))
-    vm = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((3, 1), np.uint8))
-    horiz = cv2.morphologyEx(hm, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (lh, 1)))
-    vert = cv2.morphologyEx(vm, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, lv)))
-    horiz = cv2.morphologyEx(horiz, cv2.MORPH_CLOSE, np.ones((1, 5), np.uint8))
-    vert = cv2.morphologyEx(vert, cv2.MORPH_CLOSE, np.ones((5, 1), np.uint8))
+    hm = cv2.morphologyEx(sub, cv2.MORPH_CLOSE, np.ones((1, 3), np.uint8))
+    vm = cv2.morphologyEx(sub, cv2.MORPH_CLOSE, np.ones((3, 1), np.uint8))
+    hs = cv2.morphologyEx(hm, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (lh, 1)))
+    vs = cv2.morphologyEx(vm, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, lv)))
+    horiz[y0:y1, x0:x1] = cv2.morphologyEx(hs, cv2.MORPH_CLOSE, np.ones((1, 5), np.uint8))
+    vert[y0:y1, x0:x1] = cv2.morphologyEx(vs, cv2.MORPH_CLOSE, np.ones((5, 1), np.uint8))
     return horiz, vert
 
 
@@ -90,33 +107,32 @@ def _fit_rulings(ink: np.ndarray, hole: Rect, cap: int) -> tuple[Rect, tuple[int
     x, y, w, h = hole
     H, W = ink.shape
 
-    def profile(axis_rows: bool, lo: int, hi: int) -> np.ndarray:
-        lo, hi = max(lo, 0), min(hi, H if axis_rows else W)
-        fr = np.zeros(max(hi - lo, 0))
-        if hi > lo:
-            fr = ink[lo:hi, x : x + w].mean(axis=1) if axis_rows else ink[y : y + h, lo:hi].mean(axis=0)
-        return fr
-
     def extent(axis_rows: bool, edge: int, outward: int) -> tuple[int, int]:
         """(thickness outside the hole, rows/cols of ruling inside it) at a hole edge; ``edge`` is
         the first index inside the hole, ``outward`` -1 (top/left) or +1 (bottom/right)."""
         idx_out = [edge + outward * k for k in range(1, cap + 1)]
         idx_in = [edge - outward * k for k in range(0, cap)]
         lim = H if axis_rows else W
+        # The ink fraction of every row/column the walks below may visit, in one reduction
+        # (count / n: the same float as each slice's mean).
+        a, b = max(edge - cap, 0), min(edge + cap + 1, lim)
+        if axis_rows:
+            block = ink[a:b, x : x + w]
+            frac = np.count_nonzero(block, axis=1) / block.shape[1] if block.shape[1] else np.full(b - a, np.nan)
+        else:
+            block = ink[y : y + h, a:b]
+            frac = np.count_nonzero(block, axis=0) / block.shape[0] if block.shape[0] else np.full(b - a, np.nan)
         t_out = 0
         for i in idx_out:
-            if not 0 <= i < lim or _frac(axis_rows, i) < 0.3:
+            if not 0 <= i < lim or frac[i - a] < 0.3:
                 break
             t_out += 1
         t_in = 0
         for i in idx_in[: t_out + 1]:
-            if not 0 <= i < lim or _frac(axis_rows, i) < 0.3:
+            if not 0 <= i < lim or frac[i - a] < 0.3:
                 break
             t_in += 1
         return t_out, t_in
-
-    def _frac(axis_rows: bool, i: int) -> float:
-        return float(ink[i, x : x + w].mean()) if axis_rows else float(ink[y : y + h, i].mean())
 
     t_out, t_in = extent(True, y, -1)
     b_out, b_in = extent(True, y + h - 1, +1)
@@ -166,10 +182,11 @@ def find_boxes(mask: np.ndarray) -> list[Box]:
             continue
         holes.setdefault(parent, []).append((x, y, w, h))
     boxes: list[Box] = []
+    ink = mask if mask.dtype == bool else mask.astype(bool)  # read only: one copy at most, not one per row
     for parent in sorted(holes):
         rects = sorted(holes[parent], key=lambda r: (r[1], r[0]))
         for row in _rows(rects):
-            boxes.extend(_boxes_from_row(row, mask.astype(bool)))
+            boxes.extend(_boxes_from_row(row, ink))
     # Frames around other boxes (or around the whole form) are layout, not fields.
     inners = [b.inner for b in boxes]
     kept = [b for b in boxes if not any(o is not b.inner and _contains(b.inner, o) for o in inners)]
@@ -210,19 +227,39 @@ def _extend(ink: np.ndarray, x: int, step: int, limit: int, y0: int, y1: int, ca
     writing area's new edge (left: first column; right: end, exclusive), or None when the
     rulings do not end within ``limit``."""
     H, W = ink.shape
-    end = None
-    for k in range(limit):
-        c = x + step * k
-        if not 0 <= c < W or not _rulings_continue(ink, c, c + 1, y0, y1, cap):
-            break
-        end = c
+    if limit <= 0:
+        return None
+    # Columns x, x + step, ... up to ``limit`` of them, as far as the page goes; in each, the
+    # rulings continue when there is ink within ``cap`` rows of both edges (the one-column
+    # case of _rulings_continue), all columns in one reduction each.
+    n_in = min(limit, (W - x) if step > 0 else (x + 1)) if 0 <= x < W else 0
+    n_in = max(n_in, 0)
+    if n_in:
+        lo, hi = (x, x + n_in) if step > 0 else (x - n_in + 1, x + 1)
+        top = ink[max(y0 - cap, 0) : y0 + 1, lo:hi].any(axis=0)
+        bottom = ink[max(y1 - 1, 0) : min(y1 + cap, H), lo:hi].any(axis=0)
+        runs_on = top & bottom
+        if step < 0:
+            runs_on = runs_on[::-1]
+        stops = np.flatnonzero(~runs_on)
+        k_stop = int(stops[0]) if stops.size else n_in
     else:
+        k_stop = 0
+    if k_stop == limit:  # (so every column of the walk is on the page)
         return None  # the rulings run on: not the end of this box
-    if end is None:
+    if k_stop == 0:
         return x if step < 0 else x + 1
-    c = end  # the outermost column of the box: walk back inward over the side ruling
-    while (c - x) * step >= 0 and ink[y0:y1, c].mean() >= 0.5:
-        c -= step
+    end = x + step * (k_stop - 1)
+    # The outermost column of the box: walk back inward over the side ruling (columns at
+    # least half ink), at most back to x.
+    c = end
+    if y1 > y0:
+        lo, hi = (x, end + 1) if step > 0 else (end, x + 1)
+        half = np.count_nonzero(ink[y0:y1, lo:hi], axis=0) / ink[y0:y1, lo:hi].shape[0] >= 0.5
+        if step > 0:
+            half = half[::-1]  # from ``end`` inward
+        solid = np.flatnonzero(~half)
+        c = end - step * (int(solid[0]) if solid.size else half.size)
     return c if step < 0 else c + 1
 
 
@@ -280,9 +317,12 @@ def divider_candidates(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int,
     ext = ink[ya:yb, ix : ix + iw].astype(np.uint8)
     if ext.size == 0:
         return []
-    ext = cv2.morphologyEx(ext, cv2.MORPH_CLOSE, np.ones((3, 1), np.uint8)) > 0
-    up = np.cumprod(ext[::-1], axis=0).sum(axis=0) - (yb - (iy + ih))
-    down = np.cumprod(ext, axis=0).sum(axis=0) - (iy - ya)
+    blank = cv2.morphologyEx(ext, cv2.MORPH_CLOSE, np.ones((3, 1), np.uint8)) == 0
+    # Unbroken ink from the bottom / top edge of each column: the index of the first blank
+    # row (argmax of the first True), or the whole height where there is none.
+    full = ~blank.any(axis=0)
+    up = np.where(full, blank.shape[0], blank[::-1].argmax(axis=0)) - (yb - (iy + ih))
+    down = np.where(full, blank.shape[0], blank.argmax(axis=0)) - (iy - ya)
     up = np.clip(up, 0, ih).astype(float)
     down = np.clip(down, 0, ih).astype(float)
     tick = np.maximum(up, down) >= 0.15 * ih
@@ -462,23 +502,27 @@ def _keep_inside(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int],
     """The connected components that lie mostly inside the writing area, whole (a digit that
     crosses the ruling keeps its part outside; the printed label above the box goes), less the
     slivers of ruling that removal left: marks lying entirely within a ruling's zone."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    n, labels, stats = components(ink)
     if n <= 1:
         return np.zeros(ink.shape, bool)
     x, y, w, h = inner
+    labels = labels.astype(np.intp)  # once, not in every bincount
     inside = np.bincount(labels[y : y + h, x : x + w].ravel(), minlength=n)
     keep = inside >= min_inside * stats[:, cv2.CC_STAT_AREA]
-    zone = np.zeros(ink.shape, bool)
+    # The rulings' zone is bands of whole rows and whole columns, so its complement is a grid:
+    # (rows outside the row bands) x (columns outside the column bands), gathered directly.
+    zone_rows = np.zeros(ink.shape[0], bool)
+    zone_cols = np.zeros(ink.shape[1], bool)
     top, bottom, left, right = (max(1, s) for s in sides)
     m = max(2, max(sides))
-    zone[max(y - top - m, 0) : y + m] = True
-    zone[max(y + h - m, 0) : y + h + bottom + m] = True
-    zone[:, max(x - left - m, 0) : x + m] = True
-    zone[:, max(x + w - m, 0) : x + w + right + m] = True
-    outside = np.bincount(labels[~zone].ravel(), minlength=n)
+    zone_rows[max(y - top - m, 0) : y + m] = True
+    zone_rows[max(y + h - m, 0) : y + h + bottom + m] = True
+    zone_cols[max(x - left - m, 0) : x + m] = True
+    zone_cols[max(x + w - m, 0) : x + w + right + m] = True
+    outside = np.bincount(labels[np.ix_(~zone_rows, ~zone_cols)].ravel(), minlength=n)
     keep &= outside > 0.1 * stats[:, cv2.CC_STAT_AREA]
     keep[0] = False
-    return keep[labels]
+    return keep.take(labels)
 
 
 def box_region(mask: np.ndarray, box: Box) -> FieldRegion:
@@ -513,7 +557,7 @@ def text_lines(mask: np.ndarray) -> int:
     rows = mask.any(axis=1)
     if not rows.any():
         return 0
-    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    _, _, stats = components(mask)
     heights = stats[1:, cv2.CC_STAT_HEIGHT]
     char_h = float(np.median(heights))
     edges = np.diff(np.concatenate([[0], rows.astype(np.int8), [0]]))
@@ -534,7 +578,7 @@ def free_regions(mask: np.ndarray) -> list[FieldRegion]:
     The digit height is the median height of the page's sizeable marks, so it adapts to the
     resolution and the writer.
     """
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    n, labels, stats = components(mask)
     if n <= 1:
         return []
     H, W = mask.shape

@@ -141,3 +141,79 @@ def test_map_bbox_of_a_rotation_contains_the_rotated_corners() -> None:
 def test_clean_page_rejects_colour_input() -> None:
     with pytest.raises(ValueError, match="2-D uint8"):
         clean.clean_page(np.zeros((10, 10, 3), np.uint8))
+
+
+# --- speed-ups that must not change a bit ---------------------------------------------------------
+
+
+def random_mask(seed: int, shape: tuple[int, int] = (120, 160)) -> np.ndarray:
+    """Speckle plus a few long strokes and rulings: short and long runs of ink."""
+    rng = np.random.default_rng(seed)
+    mask = rng.random(shape) < rng.uniform(0.0, 0.3)
+    for _ in range(rng.integers(0, 6)):
+        y, x = rng.integers(0, shape[0]), rng.integers(0, shape[1])
+        mask[y : y + rng.integers(1, 4), x : x + rng.integers(1, shape[1])] = True
+        mask[y : y + rng.integers(1, shape[0]), x : x + rng.integers(1, 4)] = True
+    return mask
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), angles=st.lists(st.floats(-15, 15), min_size=1, max_size=6))
+def test_skew_scores_by_runs_are_the_per_pixel_scores_bit_for_bit(seed: int, angles: list[float]) -> None:
+    mask = random_mask(seed)
+    ys, xs = clean._ink_pixels(mask)
+    ref_ys, ref_xs = np.nonzero(mask)
+    assert np.array_equal(ys, ref_ys) and np.array_equal(xs, ref_xs)
+    if ys.size == 0:
+        return
+    a = np.round(np.array(angles + [0.0, 0.05, -0.05]), 4)
+    expected = clean._profile_score(ys.astype(np.float64), xs.astype(np.float64), a)
+    runs = clean._row_runs(ys, xs)
+    assert runs[3].sum() == ys.size
+    np.testing.assert_array_equal(clean._run_profile_score(runs, ys, xs, a), expected)
+    np.testing.assert_array_equal(clean._skew_scores(ys, xs, runs, a), expected)
+
+
+def test_components_number_and_measure_as_opencv_default() -> None:
+    """16-bit labels on crops, 32-bit BBDT on big inky pages: the same labels and stats as
+    ``cv2.connectedComponentsWithStats``."""
+    dense = np.random.default_rng(3).random((600, 500)) < 0.45  # > 65,000 ink pixels
+    for mask in (random_mask(1), random_mask(2, (40, 300)), dense, np.zeros((5, 7), bool)):
+        n, labels, stats = clean.components(mask)
+        n_ref, labels_ref, stats_ref, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        assert n == n_ref
+        np.testing.assert_array_equal(labels, labels_ref)
+        np.testing.assert_array_equal(stats, stats_ref)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), strength=st.floats(0.0, 0.8))
+def test_lighting_check_shortcut_agrees_with_the_full_size_background(seed: int, strength: float) -> None:
+    gray, _ = strokes_page()
+    gray = uneven_lighting(gray, strength=strength) if strength > 0 else gray
+    noise = np.random.default_rng(seed).normal(0, 6, gray.shape)
+    gray = np.clip(gray + noise, 0, 255).astype(np.uint8)
+    bg = clean.estimate_background(gray)
+    lo, hi = np.percentile(bg, [2, 98])
+    ink = np.percentile(gray, 1)
+    expected = (float(hi) - float(lo)) > 0.15 * max(float(hi) - float(ink), 1.0)
+    assert clean.lighting_is_uneven(gray) == expected
+    assert clean.lighting_is_uneven(gray, hist=clean._histogram(gray)) == expected
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(0, 255), min_size=2, max_size=64))
+def test_otsu_mask_is_the_pixels_at_or_below_the_threshold(values: list[int]) -> None:
+    g = np.resize(np.array(values, np.uint8), (12, 16))
+    t = clean._otsu_threshold(g)
+    expected = np.zeros(g.shape, bool) if t is None else g <= t
+    np.testing.assert_array_equal(clean.otsu(g), expected)
+    np.testing.assert_array_equal(clean._otsu(g, clean._histogram(g)), expected)
+
+
+def test_clean_page_is_deterministic() -> None:
+    page = ruled_page()
+    rotated, _ = clean.rotate(page, 2.3)
+    a, b = clean.clean_page(rotated), clean.clean_page(rotated.copy())
+    assert a.angle == b.angle and a.method == b.method
+    assert a.mask.tobytes() == b.mask.tobytes() and a.gray.tobytes() == b.gray.tobytes()

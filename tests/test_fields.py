@@ -252,3 +252,121 @@ def test_comb_zone_erases_its_ticks_but_not_a_stroke_above_one() -> None:
     assert stroke.any(axis=1).all(), "the stroke over the cell edge was erased"
     ticks = region.mask[iy + ih - 10 - oy : iy + ih - oy, 118 - ox : 123 - ox]
     assert not ticks.any(), "a tick was left as ink"
+
+
+# --- speed-ups that must not change a bit ---------------------------------------------------------
+
+
+def strokes_and_rulings(seed: int, shape: tuple[int, int] = (160, 240)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ink = rng.random(shape) < 0.01
+    for _ in range(rng.integers(0, 12)):
+        y, x = rng.integers(0, shape[0]), rng.integers(0, shape[1])
+        ink[y : y + rng.integers(1, shape[0]), x : x + rng.integers(1, 3)] = True
+        y, x = rng.integers(0, shape[0]), rng.integers(0, shape[1])
+        ink[y : y + rng.integers(1, 3), x : x + rng.integers(1, shape[1])] = True
+    return ink
+
+
+def line_masks_whole_page(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """line_masks by its definition: the same morphology over the whole page."""
+    m = mask.astype(np.uint8)
+    h, w = m.shape
+    lh = max(8, int(round(fields.H_LINE_FRAC * w)))
+    lv = max(6, int(round(fields.V_LINE_FRAC * h)))
+    hm = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((1, 3), np.uint8))
+    vm = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((3, 1), np.uint8))
+    horiz = cv2.morphologyEx(hm, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (lh, 1)))
+    vert = cv2.morphologyEx(vm, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, lv)))
+    horiz = cv2.morphologyEx(horiz, cv2.MORPH_CLOSE, np.ones((1, 5), np.uint8))
+    vert = cv2.morphologyEx(vert, cv2.MORPH_CLOSE, np.ones((5, 1), np.uint8))
+    return horiz, vert
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_line_masks_on_the_inked_part_equal_the_whole_page(seed: int) -> None:
+    ink = strokes_and_rulings(seed)
+    page = np.zeros((900, 700), bool)
+    for y, x in ((0, 0), (300, 200), (740, 460)):  # touching the top-left corner, inside, bottom-right
+        page[y : y + 160, x : x + 240] = ink
+        for got, want in zip(fields.line_masks(page), line_masks_whole_page(page)):
+            np.testing.assert_array_equal(got, want)
+        page[:] = False
+    assert all(not m.any() for m in fields.line_masks(page))
+
+
+def extend_by_columns(ink: np.ndarray, x: int, step: int, limit: int, y0: int, y1: int, cap: int) -> int | None:
+    """fields._extend by its definition, one column at a time."""
+    H, W = ink.shape
+    end = None
+    for k in range(limit):
+        c = x + step * k
+        if not 0 <= c < W or not fields._rulings_continue(ink, c, c + 1, y0, y1, cap):
+            break
+        end = c
+    else:
+        return None
+    if end is None:
+        return x if step < 0 else x + 1
+    c = end
+    while (c - x) * step >= 0 and ink[y0:y1, c].mean() >= 0.5:
+        c -= step
+    return c if step < 0 else c + 1
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:invalid value encountered")
+def test_box_end_search_matches_the_column_by_column_definition() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        H, W = (int(v) for v in rng.integers(2, 40, 2))
+        ink = rng.random((H, W)) < rng.random()
+        if rng.random() < 0.5:
+            ink[rng.integers(0, H), :] = True
+        args = (int(rng.integers(-2, W + 2)), int(rng.choice([-1, 1])), int(rng.integers(-1, 50)),
+                int(rng.integers(0, H)), int(rng.integers(1, H + 1)), int(rng.integers(1, 6)))
+        assert fields._extend(ink, *args) == extend_by_columns(ink, *args), args
+
+
+def test_divider_candidates_match_the_running_product_definition() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(2000):
+        H, W = (int(v) for v in rng.integers(3, 60, 2))
+        ink = rng.random((H, W)) < rng.random()
+        ix, iy = int(rng.integers(0, W - 1)), int(rng.integers(0, H - 1))
+        inner = (ix, iy, int(rng.integers(1, W - ix + 1)), int(rng.integers(1, H - iy + 1)))
+        sides = tuple(int(v) for v in rng.integers(0, 5, 4))
+        got = fields.divider_candidates(ink, inner, sides)
+        # The definition: unbroken ink from each edge is the running product down the column.
+        ix, iy, iw, ih = inner
+        ya, yb = max(iy - sides[0], 0), min(iy + ih + sides[1], H)
+        ext = cv2.morphologyEx(ink[ya:yb, ix : ix + iw].astype(np.uint8), cv2.MORPH_CLOSE,
+                               np.ones((3, 1), np.uint8)) > 0
+        up = np.clip(np.cumprod(ext[::-1], axis=0).sum(axis=0) - (yb - (iy + ih)), 0, ih)
+        down = np.clip(np.cumprod(ext, axis=0).sum(axis=0) - (iy - ya), 0, ih)
+        for centre, a, e, u, d in got:
+            assert u == up[a - ix : e - ix].max() and d == down[a - ix : e - ix].max()
+        tick = np.maximum(up, down) >= 0.15 * ih
+        assert sum(int(tick[a - ix : e - ix].all()) for _, a, e, _, _ in got) == len(got)
+
+
+def test_keep_inside_matches_the_zone_image_definition() -> None:
+    rng = np.random.default_rng(2)
+    for _ in range(500):
+        H, W = (int(v) for v in rng.integers(3, 60, 2))
+        ink = rng.random((H, W)) < rng.random() * 0.6
+        x, y = int(rng.integers(0, W - 1)), int(rng.integers(0, H - 1))
+        inner = (x, y, int(rng.integers(1, W - x + 1)), int(rng.integers(1, H - y + 1)))
+        sides = tuple(int(v) for v in rng.integers(0, 5, 4))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+        x, y, w, h = inner
+        keep = np.bincount(labels[y : y + h, x : x + w].ravel(), minlength=n) >= 0.5 * stats[:, 4]
+        zone = np.zeros(ink.shape, bool)
+        top, bottom, left, right = (max(1, s) for s in sides)
+        m = max(2, max(sides))
+        zone[max(y - top - m, 0) : y + m] = True
+        zone[max(y + h - m, 0) : y + h + bottom + m] = True
+        zone[:, max(x - left - m, 0) : x + m] = True
+        zone[:, max(x + w - m, 0) : x + w + right + m] = True
+        keep &= np.bincount(labels[~zone].ravel(), minlength=n) > 0.1 * stats[:, 4]
+        keep[0] = False
+        np.testing.assert_array_equal(fields._keep_inside(ink, inner, sides), keep[labels])

@@ -315,3 +315,77 @@ def test_find_inputs_expands_directories_and_globs_in_sorted_order(tmp_path: Pat
 def test_find_inputs_keeps_missing_files_so_they_are_reported(tmp_path: Path) -> None:
     files, warnings = find_inputs([str(tmp_path / "gone.png")])
     assert files == [tmp_path / "gone.png"] and warnings == []
+
+
+# --- the OpenCV fast path for plain gray PNGs ---------------------------------------------------
+
+
+def _plain_png(path: Path, a: np.ndarray, **save) -> Path:
+    Image.fromarray(a).save(path, **save)
+    return path
+
+
+def _pillow_gray(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("L"))
+
+
+def _fast(path: Path) -> np.ndarray | None:
+    from formreader.io import _plain_png_gray
+
+    with open(path, "rb") as fh, Image.open(fh) as im:
+        return _plain_png_gray(fh, im)
+
+
+def test_plain_gray_png_is_decoded_by_opencv_to_the_same_pixels(tmp_path: Path) -> None:
+    a = np.random.default_rng(0).integers(0, 256, (37, 53), dtype=np.uint8)
+    for name, save in (("plain", {}), ("optimized", {"optimize": True}), ("text", {"pnginfo": _text_info()})):
+        path = _plain_png(tmp_path / f"{name}.png", a, **save)
+        fast = _fast(path)
+        assert fast is not None, name
+        np.testing.assert_array_equal(fast, a)
+        out = only_gray(path)
+        np.testing.assert_array_equal(out, _pillow_gray(path))
+        out[0, 0] = 1  # a page the caller owns
+    ok, buf = __import__("cv2").imencode(".png", a)  # OpenCV's own writer: the benchmark's pages
+    (tmp_path / "cv.png").write_bytes(buf.tobytes())
+    assert _fast(tmp_path / "cv.png") is not None
+
+
+def _text_info():
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", "scanner 1.0")
+    return info
+
+
+def test_png_that_is_not_plain_goes_to_pillow(tmp_path: Path) -> None:
+    a = pattern(40, 64)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rgb = np.dstack([a, a, a])
+    cases = {
+        "orientation": _plain_png(tmp_path / "exif.png", a, exif=exif),
+        "rgb": _plain_png(tmp_path / "rgb.png", rgb),
+        "transparent": _plain_png(tmp_path / "trns.png", a, transparency=230),
+        "sixteen": tmp_path / "deep.png",
+    }
+    __import__("cv2").imwrite(str(cases["sixteen"]), a.astype(np.uint16) * 257)
+    for name, path in cases.items():
+        assert _fast(path) is None, name
+    np.testing.assert_array_equal(only_gray(cases["orientation"]), np.rot90(a, -1))
+    np.testing.assert_array_equal(only_gray(cases["transparent"]), _pillow_gray(cases["transparent"]))
+
+
+def test_png_with_a_bad_checksum_is_read_as_before(tmp_path: Path) -> None:
+    """A damaged chunk is Pillow's to judge (it skips IDAT checksums): no OpenCV decode, the
+    same pixels or error as without the fast path."""
+    path = _plain_png(tmp_path / "crc.png", pattern())
+    data = bytearray(path.read_bytes())
+    idat = data.index(b"IDAT")
+    length = int.from_bytes(data[idat - 4 : idat], "big")
+    data[idat + 4 + length] ^= 0xFF  # first byte of the IDAT CRC
+    path.write_bytes(bytes(data))
+    assert _fast(path) is None
+    np.testing.assert_array_equal(only_gray(path), _pillow_gray(path))
