@@ -115,6 +115,7 @@ class Reading:
     digits: list[DigitRead] = field(default_factory=list)
     skipped_marks: int = 0  # digit-sized marks the model rejected (letters, scribbles)
     marks: int = 0  # digit-sized marks in the field
+    spans: list[tuple[int, int]] = field(default_factory=list)  # each digit's atoms [start, end)
 
     @property
     def value(self) -> str:
@@ -300,6 +301,7 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
                 reading.skipped_marks += int(big[c.start])
                 continue
             reading.digits.append(DigitRead(int(digit_v[k]), float(digit_p[k]), c.rect))
+            reading.spans.append((c.start, c.end))
         return reading
     cost = np.full(n + 1, np.inf)
     cost[0] = 0.0
@@ -339,6 +341,7 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
         node = prev
     for k in reversed(chosen):
         reading.digits.append(DigitRead(int(digit_v[k]), float(digit_p[k]), cands[k].rect))
+        reading.spans.append((cands[k].start, cands[k].end))
     return reading
 
 
@@ -360,31 +363,31 @@ def _is_blob(lattice: Lattice, cand: Candidate) -> bool:
     return before and after
 
 
-def _settled(lattice: Lattice, reading: Reading) -> bool:
-    """Every piece of ink is part of a sure, digit-wide digit: nothing skipped (a skipped piece
-    may be half of a broken digit), nothing in doubt."""
-    if not reading.digits or not all(
-            d.confidence >= SETTLED_CONF and d.rect[2] <= SETTLED_WIDTH * lattice.digit_height
-            for d in reading.digits):
-        return False
-    return all(any(_within(a.rect, d.rect) for d in reading.digits) for a in lattice.atoms)
-
-
-def _within(a: Rect, b: Rect) -> bool:
-    return b[0] <= a[0] and b[1] <= a[1] and a[0] + a[2] <= b[0] + b[2] and a[1] + a[3] <= b[1] + b[3]
+def _doubtful_atoms(lattice: Lattice, reading: Reading) -> set[int]:
+    """The atoms a blob reading leaves in doubt: those read in no digit (a skipped piece may be
+    half of a broken digit), or in a digit below SETTLED_CONF or wider than SETTLED_WIDTH."""
+    covered: set[int] = set()
+    doubt: set[int] = set()
+    for d, (start, end) in zip(reading.digits, reading.spans):
+        covered.update(range(start, end))
+        if d.confidence < SETTLED_CONF or d.rect[2] > SETTLED_WIDTH * lattice.digit_height:
+            doubt.update(range(start, end))
+    return doubt | (set(range(len(lattice.atoms))) - covered)
 
 
 def read_lattices(lattices: list[Lattice | None], recognizer: "Recognizer",
                   give_up: Callable[[Reading], bool] | None = None) -> list[Reading | None]:
     """Decode many fields (e.g. all of a page), classifying as few candidates as need be.
 
-    Most handwritten numbers are separate, clear digits: each blob of ink is one digit. So
-    first every field is read from its whole blobs alone, all fields in one model call; only the
-    fields left in doubt (a digit below SETTLED_CONF, a skipped mark, a blob sliced because it
-    is wide) have their other candidates (cuts, merges) classified, again in one call, and
-    searched in full. ``give_up``: a field whose blob reading it accepts (e.g. clearly words, not
-    a number) is not searched further; its blob reading is returned. Returns None for a field
-    without a lattice or without candidates.
+    Most handwritten digits are separate and clear: one blob of ink, one digit. So first every
+    field is read from its whole blobs alone, all fields in one model call. Where that leaves
+    doubt (a digit below SETTLED_CONF, a piece read in no digit, a blob wide enough to be two
+    digits), the other candidates (cuts, merges) touching the doubtful atoms or their
+    neighbours are classified, all fields again in one call, and the field is searched over
+    every candidate classified. On a form page this classifies about half the crops a full
+    search would, and reads the same. ``give_up``: a field whose blob reading it accepts (e.g.
+    plainly words, not a number) keeps that reading unsearched. None for a field without a
+    lattice or without candidates.
     """
     first: list[list[int]] = []
     for lat in lattices:
@@ -398,26 +401,36 @@ def read_lattices(lattices: list[Lattice | None], recognizer: "Recognizer",
                                       for lat in lattices]
     _classify_into(lattices, first, probs, recognizer)
     out: list[Reading | None] = []
-    rest: list[list[int]] = []
+    more: list[list[int]] = []
     for lat, ks, pr in zip(lattices, first, probs):
+        out.append(None)
+        more.append([])
         if lat is None or not lat.candidates:
-            out.append(None)
-            rest.append([])
             continue
         assert pr is not None
-        quick = Lattice(lat.atoms, [lat.candidates[k] for k in ks], lat.digit_height, lat.forced)
-        reading = decode(quick, pr[ks])
-        if lat.forced or _settled(lat, reading) or (give_up is not None and give_up(reading)):
-            out.append(reading)
-            rest.append([])
-        else:
-            out.append(None)
-            rest.append([k for k in range(len(lat.candidates)) if k not in set(ks)])
-    _classify_into(lattices, rest, probs, recognizer)
-    for i, (lat, ks, pr) in enumerate(zip(lattices, rest, probs)):
-        if ks or (lat is not None and lat.candidates and out[i] is None):
-            out[i] = decode(lat, pr)  # type: ignore[arg-type]
+        out[-1] = reading = decode(_sub(lat, ks), pr[ks])
+        if lat.forced or (give_up is not None and give_up(reading)):
+            continue
+        doubt = _doubtful_atoms(lat, reading)
+        if reading.digits and not doubt:
+            continue
+        zone = doubt | {i - 1 for i in doubt} | {i + 1 for i in doubt}
+        known = set(ks)
+        more[-1] = [k for k, c in enumerate(lat.candidates)
+                    if k not in known and any(i in zone for i in range(c.start, c.end))]
+    _classify_into(lattices, more, probs, recognizer)
+    for i, (lat, ks, pr) in enumerate(zip(lattices, more, probs)):
+        if ks:
+            assert lat is not None and pr is not None
+            seen = sorted(first[i] + ks)
+            out[i] = decode(_sub(lat, seen), pr[seen])
     return out
+
+
+def _sub(lattice: Lattice, which: list[int]) -> Lattice:
+    """The lattice with only the candidates ``which`` (those classified so far)."""
+    return Lattice(lattice.atoms, [lattice.candidates[k] for k in which], lattice.digit_height,
+                   lattice.forced)
 
 
 def _classify_into(lattices: list[Lattice | None], which: list[list[int]], probs: list[np.ndarray | None],
