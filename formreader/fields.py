@@ -305,8 +305,13 @@ def _boxes_from_row(row: list[Rect], ink: np.ndarray) -> list[Box]:
     return boxes
 
 
+# A divider candidate: centre x, x0, x1 (exclusive), length up from the bottom ruling, length
+# down from the top one (see divider_candidates).
+Divider = tuple[float, int, int, float, float]
+
+
 def divider_candidates(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int]
-                        ) -> list[tuple[float, int, int, float, float]]:
+                       ) -> list[Divider]:
     """Thin vertical strokes standing on the bottom ruling or hanging from the top one inside a
     box: (centre x, x0, x1 (exclusive), length up from the bottom, length down from the top), in
     page columns and inner-height pixels."""
@@ -353,59 +358,96 @@ def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int
     cands = divider_candidates(ink, inner, sides)
     if not cands:
         return (), ()
-    pos = np.array([c[0] - ix for c in cands])
     best: tuple[tuple[Rect, ...], tuple[tuple[int, int, int, int], ...]] = ((), ())
     for n in range(2, int(iw / (0.4 * ih)) + 2):
         pitch = iw / n
         if not 0.4 * ih <= pitch <= 1.6 * ih:
             continue
-        tol = max(2.0, 0.12 * pitch)
-        chosen = []
-        for k in range(1, n):
-            d = np.abs(pos - k * pitch)
-            j = int(np.argmin(d))
-            if d[j] > tol:
-                break
-            chosen.append(cands[j])
+        matched = _nearest_dividers(cands, ix, pitch, n)
+        if any(c is None for c in matched):
+            continue
+        chosen = [c for c in matched if c is not None]
+        if len({c[1] for c in chosen}) != len(chosen):
+            continue
+        # Dividers are drawn with the pen of the rulings: alike in width, about as thick.
+        widths = np.array([c[2] - c[1] for c in chosen], float)
+        thick = float(np.median(sides))
+        if widths.min() < 0.5 * thick or widths.max() > 2 * thick + 1 \
+                or widths.max() - widths.min() > max(2.0, 0.5 * float(np.median(widths))):
+            continue
+        full = [_full_height(c, ih) for c in chosen]
+        if all(full):
+            kind = "full"
+        elif any(full):
+            continue
         else:
-            if len({c[1] for c in chosen}) != len(chosen):
+            if n < 3:
                 continue
-            # Dividers are drawn with the pen of the rulings: alike in width, about as thick.
-            widths = np.array([c[2] - c[1] for c in chosen], float)
-            thick = float(np.median(sides))
-            if widths.min() < 0.5 * thick or widths.max() > 2 * thick + 1 \
-                    or widths.max() - widths.min() > max(2.0, 0.5 * float(np.median(widths))):
+            ups = [c[3] >= c[4] for c in chosen]
+            if len(set(ups)) != 1:
                 continue
-            full = [max(c[3], c[4]) >= 0.85 * ih or c[3] + c[4] >= 0.85 * ih for c in chosen]
-            if all(full):
-                kind = "full"
-            elif any(full):
+            lengths = np.array([max(c[3], c[4]) for c in chosen])
+            med = float(np.median(lengths))
+            if np.any(lengths > 1.6 * med) or np.any(lengths < 0.6 * med) or med > 0.7 * ih:
                 continue
-            else:
-                if n < 3:
-                    continue
-                ups = [c[3] >= c[4] for c in chosen]
-                if len(set(ups)) != 1:
-                    continue
-                lengths = np.array([max(c[3], c[4]) for c in chosen])
-                med = float(np.median(lengths))
-                if np.any(lengths > 1.6 * med) or np.any(lengths < 0.6 * med) or med > 0.7 * ih:
-                    continue
-                kind = "up" if ups[0] else "down"
-            bounds = [ix] + [x for c in chosen for x in (c[1], c[2])] + [ix + iw]
-            cells = tuple((bounds[2 * i], iy, bounds[2 * i + 1] - bounds[2 * i], ih) for i in range(n))
-            if min(c[2] for c in cells) < 0.3 * ih:
-                continue
-            divs = []
-            for c in chosen:
-                if kind == "full":
-                    divs.append((c[1], c[2], iy, iy + ih))
-                elif kind == "up":
-                    divs.append((c[1], c[2], iy + ih - int(np.ceil(c[3])), iy + ih))
-                else:
-                    divs.append((c[1], c[2], iy, iy + int(np.ceil(c[4]))))
-            best = (cells, tuple(divs))
+            kind = "up" if ups[0] else "down"
+        bounds = [ix] + [x for c in chosen for x in (c[1], c[2])] + [ix + iw]
+        cells = tuple((bounds[2 * i], iy, bounds[2 * i + 1] - bounds[2 * i], ih) for i in range(n))
+        if min(c[2] for c in cells) < 0.3 * ih:
+            continue
+        best = (cells, tuple(_divider_span(c, iy, ih, kind) for c in chosen))
     return best
+
+
+
+def _nearest_dividers(cands: list[Divider], ix: int, pitch: float, n: int) -> list[Divider | None]:
+    """For each of the n - 1 evenly spaced cell edges of a comb, the divider candidate nearest
+    it, or None where none is within tolerance of it."""
+    pos = np.array([c[0] for c in cands])
+    tol = max(2.0, 0.12 * pitch)
+    out: list[Divider | None] = []
+    for k in range(1, n):
+        d = np.abs(pos - (ix + k * pitch))
+        j = int(np.argmin(d))
+        out.append(cands[j] if d[j] <= tol else None)
+    return out
+
+
+def _full_height(c: Divider, ih: int) -> bool:
+    return max(c[3], c[4]) >= 0.85 * ih or c[3] + c[4] >= 0.85 * ih
+
+
+def _divider_span(c: Divider, iy: int, ih: int, kind: str, length: int | None = None
+                  ) -> tuple[int, int, int, int]:
+    """A divider's pixels to erase (x0, x1, y0, y1): the writing area's full height, or a tick
+    of its own length (or ``length``) up from the bottom ruling or down from the top one."""
+    if kind == "full":
+        return c[1], c[2], iy, iy + ih
+    if kind == "up":
+        return c[1], c[2], iy + ih - (length or int(np.ceil(c[3]))), iy + ih
+    return c[1], c[2], iy, iy + (length or int(np.ceil(c[4])))
+
+
+def comb_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int], cells: int
+                  ) -> tuple[tuple[int, int, int, int], ...]:
+    """The dividers drawn between the ``cells`` of a comb whose cells are known (a template
+    zone), where they are (x0, x1, y0, y1).
+
+    A comb may divide its cells by full-height lines or by short ticks from one ruling. Erasing
+    a full-height column at every cell edge would cut through each digit written across a tick,
+    so each edge takes the thin stroke found there, and all take the length most of them share
+    (a digit sitting on a tick lengthens that one).
+    """
+    ix, iy, iw, ih = inner
+    found = divider_candidates(ink, inner, sides)
+    matched = [c for c in _nearest_dividers(found, ix, iw / cells, cells) if c is not None] if found else []
+    if not matched:
+        return ()
+    if 2 * sum(_full_height(c, ih) for c in matched) >= len(matched):
+        return tuple(_divider_span(c, iy, ih, "full") for c in matched)
+    kind = "up" if 2 * sum(c[3] >= c[4] for c in matched) >= len(matched) else "down"
+    length = int(np.ceil(1.2 * np.median([c[3] if kind == "up" else c[4] for c in matched])))
+    return tuple(_divider_span(c, iy, ih, kind, length) for c in matched)
 
 
 def _contains(a: Rect, b: Rect) -> bool:

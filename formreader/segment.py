@@ -345,9 +345,9 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
     return reading
 
 
-# A field whose marks are each one whole blob read as a digit at least this surely, none wider
-# than SETTLED_WIDTH digit heights (wider may be two touching digits), is settled by those
-# blobs alone; any doubt, and all its cuts and merges are classified and searched.
+# A whole blob read as a digit at least this surely, and no wider than SETTLED_WIDTH digit
+# heights (wider may be two touching digits), is settled: the cuts and merges around it are
+# classified and searched only when a neighbour is in doubt.
 SETTLED_CONF = 0.99
 SETTLED_WIDTH = 1.2
 

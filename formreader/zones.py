@@ -20,7 +20,7 @@ import numpy as np
 
 from .clean import clean_page, map_bbox
 from .config import FieldSpec, Layout, Pipeline
-from .fields import Box, FieldRegion, box_region, divider_candidates, find_boxes, line_masks
+from .fields import Box, FieldRegion, box_region, comb_dividers, find_boxes, line_masks
 from .model import Recognizer
 from .page import field_from_reading, read_page
 from .results import Field
@@ -198,39 +198,6 @@ def comb_box(horiz: np.ndarray, zone: Rect, cells: int, ink: np.ndarray | None =
     dividers = comb_dividers(ink, inner, sides, cells) if ink is not None else ()
     return Box(outer=(x0, top, x1 - x0, bottom - top), inner=inner, cells=tuple(rects), sides=sides,
                dividers=dividers)
-
-
-def comb_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int], cells: int
-                  ) -> tuple[tuple[int, int, int, int], ...]:
-    """The dividers drawn between the ``cells`` of a comb (x0, x1, y0, y1), where they are.
-
-    A comb may divide its cells by full-height lines or by short ticks from one ruling. Erasing
-    a full-height column at every cell edge would cut through each digit written across a tick,
-    so each edge takes the thin stroke found there, and all take the length most of them share
-    (a digit sitting on a tick lengthens that one).
-    """
-    ix, iy, iw, ih = inner
-    pitch = iw / cells
-    found = divider_candidates(ink, inner, sides)
-    if not found:
-        return ()
-    pos = np.array([c[0] for c in found])
-    matched = []
-    for k in range(1, cells):
-        d = np.abs(pos - (ix + k * pitch))
-        j = int(np.argmin(d))
-        if d[j] <= max(2.0, 0.12 * pitch):
-            matched.append(found[j])
-    if not matched:
-        return ()
-    full = sum(max(c[3], c[4]) >= 0.85 * ih or c[3] + c[4] >= 0.85 * ih for c in matched)
-    if 2 * full >= len(matched):
-        return tuple((c[1], c[2], iy, iy + ih) for c in matched)
-    up = sum(c[3] >= c[4] for c in matched) * 2 >= len(matched)
-    length = int(np.ceil(1.2 * np.median([c[3] if up else c[4] for c in matched])))
-    if up:
-        return tuple((c[1], c[2], iy + ih - length, iy + ih) for c in matched)
-    return tuple((c[1], c[2], iy, iy + length) for c in matched)
 
 
 def long_rulings(horiz: np.ndarray, vert: np.ndarray) -> np.ndarray:
