@@ -167,15 +167,19 @@ def litert(model: Any, quant: str | None, calibration: np.ndarray) -> Forward:
     return run
 
 
-def recognizer(path: Path) -> Forward:
+def recognizer(path: Path, screen: bool = True) -> Forward:
+    """What the scanner calls: the full model behind its screen (``screen=False``: alone)."""
     from formreader.model import load_model
 
-    rec = load_model(path)
+    rec = load_model(path, screen=screen)
 
     def run(x: np.ndarray) -> np.ndarray:
         return rec.probabilities(x)
 
-    run.backend = rec.backend  # type: ignore[attr-defined]
+    run.backend = rec.backend + ("+screen" if rec.screen is not None else "")  # type: ignore[attr-defined]
+    if rec.screen is not None:
+        screen_rec = rec.screen
+        run.sent_on = lambda x: float((screen_rec.probabilities(x).max(1) < rec.screen_confidence).mean())  # type: ignore[attr-defined]
     return run
 
 
@@ -196,7 +200,7 @@ def rate(forward: Forward, x: np.ndarray, seconds: float) -> float:
 
 def main() -> None:
     names = ["keras-predict", "keras-call", "tf-function", "tf-xla", "onnx", "onnx-int8",
-             "litert", "litert-dynamic", "litert-float16", "litert-int8", "recognizer"]
+             "litert", "litert-dynamic", "litert-float16", "litert-int8", "recognizer", "recognizer-full"]
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "digits.keras")
     ap.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "data" / "mnist")
@@ -231,6 +235,7 @@ def main() -> None:
         "litert-float16": lambda: litert(model, "float16", calibration),
         "litert-int8": lambda: litert(model, "int8", calibration),
         "recognizer": lambda: recognizer(args.model),
+        "recognizer-full": lambda: recognizer(args.model, screen=False),
     }
     results: list[dict[str, Any]] = []
     for name in args.backends:
@@ -242,10 +247,12 @@ def main() -> None:
             row["setup_s"] = round(time.perf_counter() - start, 2)
             if hasattr(forward, "backend"):
                 row["engine"] = forward.backend
-            probs = chunked(forward)(x_test) if name != "recognizer" else forward(x_test)
+            probs = forward(x_test) if name.startswith("recognizer") else chunked(forward)(x_test)
             row["argmax_mismatches"] = int((probs.argmax(1) != reference.argmax(1)).sum())
             row["max_prob_diff"] = float(np.max(np.abs(probs - reference)))
             row["acceptable"] = row["argmax_mismatches"] == 0
+            if hasattr(forward, "sent_on"):  # share of the checked digits the screen passes on
+                row["sent_to_full_model"] = round(forward.sent_on(x_test), 4)
             row["digits_per_s"] = {}
             for b in args.batches:
                 x = np.ascontiguousarray(x_test[np.arange(b) % len(x_test)])
@@ -281,7 +288,8 @@ def _line(row: dict[str, Any], batches: list[int]) -> str:
     rates = "  ".join(f"b{b}={row['digits_per_s'][str(b)]:>8,.0f}" for b in batches)
     return (f"{row['backend']:15s} {rates}  /s  mismatches={row['argmax_mismatches']:<3d} "
             f"maxdiff={row['max_prob_diff']:.1e}  {row['best_gflops']:.0f} GFLOP/s "
-            f"({row['share_of_sgemm_peak']:.0%} of SGEMM)  setup {row['setup_s']}s")
+            f"({row['share_of_sgemm_peak']:.0%} of SGEMM)  setup {row['setup_s']}s"
+            + (f"  sent on {row['sent_to_full_model']:.1%}" if "sent_to_full_model" in row else ""))
 
 
 if __name__ == "__main__":

@@ -131,6 +131,8 @@ def train(
     mnist: Optional[Path] = typer.Option(None, "--mnist", help=MNIST_HELP),
     epochs: int = typer.Option(24, min=1, help="Maximum epochs (early stopping may end sooner)."),
     out: Path = typer.Option(Path("models/digits.keras"), "--out", help="Where to write the model."),
+    arch: str = typer.Option("full", "--arch", help="Network: 'full' (the reader) or 'fast' (its screen, "
+                             "shipped as models/digits-fast.keras)."),
     seed: int = typer.Option(1, help="Random seed: same data and seed give the same model."),
     batch_size: int = typer.Option(128, min=8),
     limit: Optional[int] = typer.Option(None, min=100, help="Train on the first N digits only (smoke tests)."),
@@ -140,8 +142,12 @@ def train(
     from .data import load_mnist
     from .train import TrainConfig, train as run_training
 
+    from .model import ARCHITECTURES
+
+    if arch not in ARCHITECTURES:
+        raise typer.BadParameter(f"unknown network {arch!r} (expected one of: {', '.join(ARCHITECTURES)})", param_hint="--arch")
     data = load_mnist(mnist)
-    cfg = TrainConfig(epochs=epochs, seed=seed, batch_size=batch_size, limit=limit)
+    cfg = TrainConfig(arch=arch, epochs=epochs, seed=seed, batch_size=batch_size, limit=limit)
     verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)
     card = run_training(data, out, cfg, verbose=verbose)
     t = card["test"]

@@ -25,6 +25,7 @@ from .model import REJECT
 
 @dataclass
 class TrainConfig:
+    arch: str = "full"  # a key of formreader.model.ARCHITECTURES
     epochs: int = 24
     batch_size: int = 128
     seed: int = 1
@@ -139,7 +140,7 @@ def train(data: Mnist, out: Path, cfg: TrainConfig, verbose: int = 1) -> dict[st
     import tensorflow as tf
 
     from .evaluate import digit_report, reject_report
-    from .model import Recognizer, build_model
+    from .model import ARCHITECTURES, Recognizer
 
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
@@ -158,7 +159,10 @@ def train(data: Mnist, out: Path, cfg: TrainConfig, verbose: int = 1) -> dict[st
     x_v = np.concatenate([x_val / 255.0, val_sets["scan"], val_sets["rejects"]]).astype(np.float32)
     y_v = np.concatenate([y_val, y_val, np.full(len(val_sets["rejects"]), REJECT)])
 
-    model = build_model(cfg.dropout)
+    if cfg.arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {cfg.arch!r} (expected one of {', '.join(ARCHITECTURES)})")
+    build = ARCHITECTURES[cfg.arch]
+    model = build(cfg.dropout)
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -180,7 +184,7 @@ def train(data: Mnist, out: Path, cfg: TrainConfig, verbose: int = 1) -> dict[st
     train_seconds = time.time() - start
 
     # Save a fresh, uncompiled copy: no optimizer state in the shipped file.
-    final = build_model(cfg.dropout)
+    final = build(cfg.dropout)
     final.set_weights(model.get_weights())
     out.parent.mkdir(parents=True, exist_ok=True)
     final.save(out)

@@ -31,8 +31,15 @@ def keras_probs(keras_model, mnist) -> np.ndarray:
                            for i in range(0, len(x), 1000)])
 
 
-def test_recognizer_matches_keras_on_mnist_test(recognizer, mnist, keras_probs):
-    probs = recognizer.probabilities(mnist.x_test.astype(np.float32) / np.float32(255.0))
+@pytest.fixture(scope="module")
+def full_recognizer():
+    from formreader.model import load_model
+
+    return load_model(SHIPPED_MODEL, screen=False)
+
+
+def test_recognizer_matches_keras_on_mnist_test(full_recognizer, mnist, keras_probs):
+    probs = full_recognizer.probabilities(mnist.x_test.astype(np.float32) / np.float32(255.0))
     assert probs.shape == (10000, 11) and probs.dtype == np.float32
     assert int((probs.argmax(1) != keras_probs.argmax(1)).sum()) == 0
     assert float(np.abs(probs - keras_probs).max()) <= TOLERANCE
@@ -41,6 +48,7 @@ def test_recognizer_matches_keras_on_mnist_test(recognizer, mnist, keras_probs):
 def test_shipped_model_uses_the_fast_path(recognizer):
     pytest.importorskip("onnxruntime")
     assert recognizer.backend == "onnx"
+    assert recognizer.screen is not None and recognizer.screen.backend == "onnx"
 
 
 def test_onnx_export_matches_keras_on_odd_inputs(keras_model):
@@ -99,7 +107,7 @@ def test_export_cache_loads_without_tensorflow(tmp_path, keras_model):
     env = dict(os.environ, FORMREADER_CACHE=str(tmp_path), FORMREADER_BACKEND="auto")
     runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
             .stdout.split() for _ in range(2)]
-    assert len(list(tmp_path.glob("*.onnx"))) == 1
+    assert len(list(tmp_path.glob("*.onnx"))) == 2  # the full model and its screen
     assert runs[0][:2] == ["onnx", "True"]  # cold: exported from Keras
     assert runs[1][:2] == ["onnx", "False"]  # warm: straight from the cache
     assert runs[0][2] == runs[1][2]  # bit-identical probabilities
