@@ -16,6 +16,7 @@ import numpy as np
 # a 300 dpi letter page are 60-90 px tall, four times more pixels than the 20 px MNIST box needs,
 # and every page-level operation (morphology, components) costs in proportion to the pixel count.
 WORK_LONG_SIDE = 1700
+WORK_SNAP = 0.1  # a page within 10% of k working pages is reduced by exactly 1/k
 MAX_SKEW = 15.0  # degrees; more than this is a page fed sideways, not skew
 
 
@@ -37,9 +38,19 @@ class CleanPage:
 
 
 def work_scale(shape: tuple[int, ...], long_side: int = WORK_LONG_SIDE) -> float:
-    """Factor to bring a page down to the working resolution (1.0 for small pages)."""
+    """Factor to bring a page down to the working resolution (1.0 for small pages).
+
+    Exactly 1/k when the page is within WORK_SNAP of k working pages (a 300 dpi letter page is
+    3300 px long, half of it 1650): OpenCV's area resize then averages whole k x k blocks, which
+    costs 0.6 ms on that page against 27 ms for an arbitrary factor.
+    """
     longest = max(shape[:2])
-    return min(1.0, long_side / float(longest)) if longest else 1.0
+    if not longest or longest <= long_side:
+        return 1.0
+    k = round(longest / long_side)
+    if k >= 2 and abs(longest / k - long_side) <= WORK_SNAP * long_side:
+        return 1.0 / k
+    return long_side / float(longest)
 
 
 def _odd(n: float) -> int:
@@ -385,7 +396,9 @@ def estimate_skew(mask: np.ndarray, max_angle: float = MAX_SKEW) -> float:
     the page's lines horizontal, by maximising the sharpness of the horizontal projection.
 
     Coarse-to-fine search on pooled copies of the mask: 1 degree steps over +-max_angle, then
-    0.2, then 0.05 degree steps around the best. 0.0 for a page without ink.
+    0.2 degree steps over +-2 degrees around the best, then 0.05 over +-0.4. (Windows of +-5
+    steps found the same angle on all 43 pages tried, golden, benchmark and NIST, at 1.75x the
+    cost.) 0.0 for a page without ink.
     """
     best, span = 0.0, max_angle
     # Pixels and runs per pooling factor: a small page pools by 1 in several passes.
@@ -404,7 +417,7 @@ def estimate_skew(mask: np.ndarray, max_angle: float = MAX_SKEW) -> float:
         angles = angles[np.abs(angles) <= max_angle + 1e-9]
         scores = _skew_scores(ys, xs, runs, angles)
         best = float(angles[int(np.argmax(scores))])
-        span = 5 * step
+        span = 2 * step  # the peak lies within half a step of the best sample: 4x margin
     angle = best
     # The projection angle that sharpens the profile is the content's own counter-clockwise
     # tilt; rotating by its opposite undoes it.
@@ -448,9 +461,13 @@ def clean_page(gray: np.ndarray, method: str = "auto", deskew: bool = True) -> C
     to_work = np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0]])
     if scale < 1.0:
         h, w = gray.shape
-        size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
-        work = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-        to_work = np.array([[size[0] / w, 0.0, 0.0], [0.0, size[1] / h, 0.0]])
+        k = int(round(1.0 / scale))
+        if abs(k * scale - 1.0) < 1e-12:  # whole k x k blocks: the last h % k rows, w % k columns go
+            work = cv2.resize(gray[: h - h % k, : w - w % k], (w // k, h // k), interpolation=cv2.INTER_AREA)
+        else:
+            size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+            work = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+            to_work = np.array([[size[0] / w, 0.0, 0.0], [0.0, size[1] / h, 0.0]])
     hist = _histogram(work)  # one pass over the page serves the light check, Otsu and paper level
     if method == "auto":
         method = "sauvola" if lighting_is_uneven(work, hist=hist) else "otsu"
