@@ -140,9 +140,8 @@ def train(
 ) -> None:
     """Train the digit CNN (with the reject class) and write the model, its card (.json) and curves (.png)."""
     from .data import load_mnist
-    from .train import TrainConfig, train as run_training
-
     from .model import ARCHITECTURES
+    from .train import TrainConfig, train as run_training
 
     if arch not in ARCHITECTURES:
         raise typer.BadParameter(f"unknown network {arch!r} (expected one of: {', '.join(ARCHITECTURES)})", param_hint="--arch")

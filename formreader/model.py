@@ -38,6 +38,16 @@ SCREEN_ENV = "FORMREADER_SCREEN"  # "off" reads every crop with the full model
 SCREEN_CONFIDENCE = 0.99
 
 
+def _conv(x: Any, filters: int, size: int, strides: int = 1, padding: str = "valid") -> Any:
+    """Convolution, batch norm, ReLU: the block both networks are made of (ONNX export folds the
+    batch norm into the convolution)."""
+    from keras import layers
+
+    x = layers.Conv2D(filters, size, strides=strides, padding=padding, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.Activation("relu")(x)
+
+
 def build_model(dropout: float = 0.4) -> "keras.Model":
     """A compact CNN in the style of the Keras MNIST examples, with batch norm after each conv.
 
@@ -47,21 +57,16 @@ def build_model(dropout: float = 0.4) -> "keras.Model":
     import keras
     from keras import layers
 
-    def conv(x: Any, filters: int, size: int, strides: int = 1, padding: str = "valid") -> Any:
-        x = layers.Conv2D(filters, size, strides=strides, padding=padding, use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
-        return layers.Activation("relu")(x)
-
     inputs = keras.Input(shape=(28, 28, 1), name="digit")
-    x = conv(inputs, 32, 3)
-    x = conv(x, 32, 3)
-    x = conv(x, 32, 5, strides=2, padding="same")
+    x = _conv(inputs, 32, 3)
+    x = _conv(x, 32, 3)
+    x = _conv(x, 32, 5, strides=2, padding="same")
     x = layers.Dropout(dropout)(x)
-    x = conv(x, 64, 3)
-    x = conv(x, 64, 3)
-    x = conv(x, 64, 5, strides=2, padding="same")
+    x = _conv(x, 64, 3)
+    x = _conv(x, 64, 3)
+    x = _conv(x, 64, 5, strides=2, padding="same")
     x = layers.Dropout(dropout)(x)
-    x = conv(x, 128, 4)
+    x = _conv(x, 128, 4)
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
@@ -80,19 +85,14 @@ def build_fast_model(dropout: float = 0.4) -> "keras.Model":
     import keras
     from keras import layers
 
-    def conv(x: Any, filters: int, size: int, strides: int = 1, padding: str = "valid") -> Any:
-        x = layers.Conv2D(filters, size, strides=strides, padding=padding, use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
-        return layers.Activation("relu")(x)
-
     inputs = keras.Input(shape=(28, 28, 1), name="digit")
-    x = conv(inputs, 16, 3, padding="same")
-    x = conv(x, 32, 3, strides=2, padding="same")
+    x = _conv(inputs, 16, 3, padding="same")
+    x = _conv(x, 32, 3, strides=2, padding="same")
     x = layers.Dropout(dropout / 2)(x)
-    x = conv(x, 64, 3, strides=2, padding="same")
+    x = _conv(x, 64, 3, strides=2, padding="same")
     x = layers.Dropout(dropout / 2)(x)
-    x = conv(x, 64, 3)
-    x = conv(x, 128, 5)
+    x = _conv(x, 64, 3)
+    x = _conv(x, 128, 5)
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
@@ -174,6 +174,11 @@ class Recognizer:
             probs[doubtful] = self._run(crops[doubtful])
         return probs
 
+    def screened_by(self, screen: "Recognizer", confidence: float = SCREEN_CONFIDENCE) -> "Recognizer":
+        """This model, sharing its loaded network, behind ``screen``."""
+        return Recognizer(self._model, self.path, self.chunk, forward=self._forward, screen=screen,
+                          screen_confidence=confidence)
+
     def _run(self, crops: np.ndarray) -> np.ndarray:
         """This model alone, in chunks."""
         if len(crops) <= self.chunk:
@@ -251,8 +256,7 @@ def screen_path(path: str | os.PathLike[str]) -> Path:
 
 @lru_cache(maxsize=4)
 def _load_screened(path: str, screen: str) -> Recognizer:
-    full = _load_cached(path)
-    return Recognizer(full._model, full.path, full.chunk, forward=full._forward, screen=_load_cached(screen))
+    return _load_cached(path).screened_by(_load_cached(screen))
 
 
 def load_model(path: str | os.PathLike[str] | None = None, screen: bool | None = None) -> Recognizer:
