@@ -39,12 +39,36 @@ class CleanPage:
 def work_scale(shape: tuple[int, ...], long_side: int = WORK_LONG_SIDE) -> float:
     """Factor to bring a page down to the working resolution (1.0 for small pages).
 
-    Not snapped to an exact 1/k, though OpenCV's area resize of whole k x k blocks costs 0.6 ms
-    on a 300 dpi letter page against 27 ms: at 1650 px instead of 1700 one digit of the real
-    NIST form fell from 0.993 to 0.899 confidence, below the review threshold.
+    Not snapped to an exact 1/k: at 1650 px instead of 1700 one digit of the real NIST form fell
+    from 0.993 to 0.899 confidence, below the review threshold. :func:`reduce` gets the speed
+    of whole-block reduction without changing the resolution.
     """
     longest = max(shape[:2])
     return min(1.0, long_side / float(longest)) if longest else 1.0
+
+
+def reduce(gray: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The page brought down to ``scale`` (< 1), and the source-to-result affine matrix.
+
+    Why two steps: OpenCV's area resize is fast only for whole k x k blocks (0.6 ms on a 300
+    dpi letter page against 16-27 ms for a factor of 0.515). So the page is first area-reduced
+    by the nearest whole k, then resized by the small remaining factor (a 3% enlargement from a
+    300 dpi page), which keeps the working resolution, and what is read at it, where it was.
+    Bicubic for that last step: bilinear blurred one 8 of the real NIST form from 0.935 to
+    0.838 confidence; bicubic reads it at 0.932, and the golden set as before.
+    """
+    h, w = gray.shape
+    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    k = int(round(1.0 / scale))
+    if k >= 2 and h >= k and w >= k:
+        hc, wc = h - h % k, w - w % k  # whole blocks only; at most k - 1 edge rows/columns go
+        small = cv2.resize(gray[:hc, :wc], (wc // k, hc // k), interpolation=cv2.INTER_AREA)
+        work = cv2.resize(small, size, interpolation=cv2.INTER_CUBIC)
+        sx, sy = size[0] / wc, size[1] / hc
+    else:
+        work = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        sx, sy = size[0] / w, size[1] / h
+    return work, np.array([[sx, 0.0, 0.0], [0.0, sy, 0.0]])
 
 
 def _odd(n: float) -> int:
@@ -454,10 +478,7 @@ def clean_page(gray: np.ndarray, method: str = "auto", deskew: bool = True) -> C
     work = gray
     to_work = np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0]])
     if scale < 1.0:
-        h, w = gray.shape
-        size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
-        work = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-        to_work = np.array([[size[0] / w, 0.0, 0.0], [0.0, size[1] / h, 0.0]])
+        work, to_work = reduce(gray, scale)
     hist = _histogram(work)  # one pass over the page serves the light check, Otsu and paper level
     if method == "auto":
         method = "sauvola" if lighting_is_uneven(work, hist=hist) else "otsu"

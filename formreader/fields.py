@@ -25,6 +25,10 @@ Rect = tuple[int, int, int, int]  # x, y, w, h
 # characters have few straight runs longer than half of that.
 H_LINE_FRAC = 0.02
 V_LINE_FRAC = 0.01
+# Of the rows (columns) of ink along a box's edge, those at least this share as full as the
+# fullest are the ruling. Strokes touching it from inside (the bars of two 7s side by side) can
+# fill half of a short box's width; counted as ruling, they were erased with it.
+RULING_CORE = 0.6
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,23 @@ def _fit_rulings(ink: np.ndarray, hole: Rect, cap: int) -> tuple[Rect, tuple[int
             if not 0 <= i < lim or frac[i - a] < 0.3:
                 break
             t_in += 1
-        return t_out, t_in
+        if t_out + t_in == 0:
+            return 0, 0
+        # The band found holds the ruling and whatever touches it along its length. The ruling
+        # is the run of rows nearly as full as the fullest; rows of the band on the writing
+        # side of it are strokes touching it from inside and belong to the writing area.
+        band = [edge - outward * k for k in range(t_in - 1, -1, -1)] + idx_out[:t_out]  # inside -> out
+        f = frac[np.asarray(band) - a]
+        core = f >= RULING_CORE * f.max()
+        peak = int(np.argmax(f))
+        lo = peak
+        while lo > 0 and core[lo - 1]:
+            lo -= 1
+        hi = peak
+        while hi + 1 < len(band) and core[hi + 1]:
+            hi += 1
+        inside = t_in - lo  # rows of ruling inside the hole; negative: the hole starts past bars
+        return hi - lo + 1 - inside, inside
 
     t_out, t_in = extent(True, y, -1)
     b_out, b_in = extent(True, y + h - 1, +1)
@@ -405,12 +425,10 @@ def _nearest_dividers(cands: list[Divider], ix: int, pitch: float, n: int) -> li
     it, or None where none is within tolerance of it."""
     pos = np.array([c[0] for c in cands])
     tol = max(2.0, 0.12 * pitch)
-    out: list[Divider | None] = []
-    for k in range(1, n):
-        d = np.abs(pos - (ix + k * pitch))
-        j = int(np.argmin(d))
-        out.append(cands[j] if d[j] <= tol else None)
-    return out
+    d = np.abs(pos[None, :] - (ix + np.arange(1, n) * pitch)[:, None])  # (edges, candidates)
+    j = d.argmin(axis=1)
+    near = d[np.arange(n - 1), j] <= tol
+    return [cands[jj] if ok else None for jj, ok in zip(j.tolist(), near.tolist())]
 
 
 def _full_height(c: Divider, ih: int) -> bool:
@@ -527,10 +545,30 @@ def remove_rulings(crop: np.ndarray, inner: Rect, sides: tuple[int, int, int, in
     def pad(s: int) -> int:
         return max(1, (s + 1) // 2)
 
+    def keep_continuing(p0: int, p1: int, n0: int, n1: int, rows: bool) -> None:
+        """The widening inside the writing area (rows or columns p0:p1) holds the ruling's
+        wobble but also strokes touching the ruling from inside, such as a 7's bar: give back
+        the ink that goes on inwards (rows or columns n0:n1 next to it)."""
+        if rows:
+            p0, p1, n0, n1 = max(p0, 0), min(p1, H), max(n0, 0), min(n1, H)
+            if p1 > p0 and n1 > n0:
+                on = cv2.dilate(crop[n0:n1].any(axis=0).astype(np.uint8)[None], np.ones((1, 3), np.uint8))[0] > 0
+                out[p0:p1] |= crop[p0:p1] & on[None]
+        else:
+            p0, p1, n0, n1 = max(p0, 0), min(p1, W), max(n0, 0), min(n1, W)
+            r0, r1 = max(y, 0), min(y + h, H)
+            if p1 > p0 and n1 > n0 and r1 > r0:
+                on = cv2.dilate(crop[r0:r1, n0:n1].any(axis=1).astype(np.uint8)[:, None], np.ones((3, 1), np.uint8))[:, 0] > 0
+                out[r0:r1, p0:p1] |= crop[r0:r1, p0:p1] & on[:, None]
+
     clear_rows(y - top - pad(top), y + pad(top))
     clear_rows(y + h - pad(bottom), y + h + bottom + pad(bottom))
+    keep_continuing(y, y + pad(top), y + pad(top), y + pad(top) + 2, rows=True)
+    keep_continuing(y + h - pad(bottom), y + h, y + h - pad(bottom) - 2, y + h - pad(bottom), rows=True)
     clear_cols(x - left - pad(left), x + pad(left), y - top - pad(top), y + h + bottom + pad(bottom))
     clear_cols(x + w - pad(right), x + w + right + pad(right), y - top - pad(top), y + h + bottom + pad(bottom))
+    keep_continuing(x, x + pad(left), x + pad(left), x + pad(left) + 2, rows=False)
+    keep_continuing(x + w - pad(right), x + w, x + w - pad(right) - 2, x + w - pad(right), rows=False)
     p = pad(left)
     for d in dividers:
         c0, c1 = d[0], d[1]

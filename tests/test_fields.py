@@ -119,6 +119,23 @@ def test_digit_written_through_the_bottom_ruling_is_kept_whole(digits) -> None:
     assert abs(top - y) <= 2 and height >= h - 4
 
 
+def test_bars_touching_the_top_ruling_from_inside_are_kept(digits) -> None:
+    """Two 7s whose bars hang from the top ruling (like hsf-002's "77"): the bars are not
+    ruling, so they neither thicken the ruling found nor go with it when it is erased."""
+    p = Page(300, 200)
+    p.box(50, 60, 130, 50, 2)  # rows 59-61 are the top ruling
+    painted = [p.paint(digits[7][i], x, 61, 40) for i, x in ((0, 75), (1, 120))]
+    cp = clean.clean_page(p.gray, deskew=False)
+    (box,) = fields.find_boxes(cp.mask)
+    assert box.sides[0] <= 3  # the ruling itself, not ruling + bars
+    (region,) = fields.find_regions(cp.mask, "boxes")
+    n, _, stats, _ = cv2.connectedComponentsWithStats(region.mask.astype(np.uint8))
+    assert n - 1 == 2  # two 7s, each one piece, nothing of the ruling left
+    for (x, y, w, h), top, width in zip(painted, stats[1:, cv2.CC_STAT_TOP], stats[1:, cv2.CC_STAT_WIDTH]):
+        assert top + region.origin[1] <= y + 2, "the bar went with the ruling"
+        assert width >= w - 3
+
+
 def test_blank_page_has_no_fields() -> None:
     p = Page(850, 1100)
     cp = clean.clean_page(p.gray)
