@@ -69,6 +69,15 @@ def _as_ink(image: np.ndarray) -> np.ndarray:
     return np.clip(image.astype(np.float32), 0.0, 1.0)
 
 
+def _ink_box(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The bounding box of a mask's True pixels as slices, None if it has none."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
 def to_mnist(ink: np.ndarray, fix_stroke: bool = True) -> np.ndarray:
     """Normalise a digit to MNIST format.
 
@@ -82,24 +91,30 @@ def to_mnist(ink: np.ndarray, fix_stroke: bool = True) -> np.ndarray:
     """
     if ink.ndim != 2:
         raise ValueError(f"to_mnist expects a 2-D array, got shape {ink.shape}")
-    img = _as_ink(ink)
-    rows = np.flatnonzero(img.max(axis=1) >= 0.5)
-    cols = np.flatnonzero(img.max(axis=0) >= 0.5)
-    if rows.size == 0:
+    # The scanner's crops are bool masks: cropped and stroke-fixed as masks and turned to float
+    # once, which gives the same numbers as going through float, 15 us sooner per crop.
+    if ink.dtype == bool:
+        mask, grey = ink, None
+    else:
+        grey = _as_ink(ink)
+        mask = grey >= 0.5
+    box = _ink_box(mask)
+    if box is None:
         return np.zeros((SIZE, SIZE), np.float32)
-    img = img[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    h, w = img.shape
+    mask = mask[box]
+    if grey is not None:
+        grey = grey[box]
+        if np.array_equal(grey, grey.round()):  # only 0 and 1 in the box: a mask after all
+            grey = None
+    h, w = mask.shape
     scale = BOX / max(h, w)
-    is_binary = ink.dtype == bool or np.array_equal(img, img.round())
-    if fix_stroke and is_binary:
-        fixed = _fix_stroke(img >= 0.5, scale)
+    if fix_stroke and grey is None:
+        fixed = _fix_stroke(mask, scale)
         if fixed is not None:
-            img = fixed.astype(np.float32)
-            rows = np.flatnonzero(img.max(axis=1) >= 0.5)
-            cols = np.flatnonzero(img.max(axis=0) >= 0.5)
-            img = img[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-            h, w = img.shape
+            mask = fixed[_ink_box(fixed)]
+            h, w = mask.shape
             scale = BOX / max(h, w)
+    img = mask.astype(np.float32) if grey is None else grey
     new_h = max(1, int(round(h * scale)))
     new_w = max(1, int(round(w * scale)))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR

@@ -120,6 +120,31 @@ def test_big_pages_are_worked_at_reduced_resolution() -> None:
     assert max(cp.mask.shape) <= clean.WORK_LONG_SIDE + 1
 
 
+@settings(max_examples=25, deadline=None)
+@given(h=st.integers(300, 1400), w=st.integers(300, 1400), long_side=st.integers(150, 700),
+       seed=st.integers(0, 99))
+def test_reduce_is_an_area_resize_and_maps_points_where_they_land(h: int, w: int, long_side: int,
+                                                                   seed: int) -> None:
+    """Whole-block reduction then a small bicubic step: the size and picture of one area resize,
+    and a dot in the source lands where the returned matrix sends it."""
+    scale = clean.work_scale((h, w), long_side)
+    if scale >= 1.0:
+        return
+    rng = np.random.default_rng(seed)
+    page = np.full((h, w), PAPER, np.uint8)
+    y, x = int(rng.integers(10, h - 10)), int(rng.integers(10, w - 10))
+    r = max(3, int(round(1.5 / scale)))  # a dot a few working pixels wide
+    cv2.circle(page, (x, y), r, INK, -1)
+    work, to_work = clean.reduce(page, scale)
+    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    area = cv2.resize(page, size, interpolation=cv2.INTER_AREA)
+    assert work.shape == area.shape
+    assert np.abs(work.astype(int) - area).mean() < 3.0
+    ys, xs = np.nonzero(work < (INK + PAPER) // 2)
+    px, py = to_work @ np.array([x + 0.5, y + 0.5, 1.0])  # pixel centres: (i + 0.5) / scale
+    assert abs(xs.mean() + 0.5 - px) <= 1.0 and abs(ys.mean() + 0.5 - py) <= 1.0
+
+
 def test_remove_specks_keeps_strokes_and_drops_dust() -> None:
     mask = np.zeros((60, 60), bool)
     mask[10:50, 20:23] = True  # a stroke
