@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from .clean import as_uint8, components
+from .stats import median
 
 Rect = tuple[int, int, int, int]  # x, y, w, h
 
@@ -46,7 +47,7 @@ class Box:
 
     @property
     def thickness(self) -> int:
-        return int(np.median(self.sides))
+        return int(median(self.sides))
 
 
 @dataclass
@@ -169,7 +170,7 @@ def _is_comb(cells: list[Rect]) -> bool:
         return False
     widths = np.array([c[2] for c in cells], float)
     heights = np.array([c[3] for c in cells], float)
-    med = float(np.median(widths))
+    med = median(widths)
     return bool(np.all(np.abs(widths - med) <= 0.2 * med) and np.all(widths <= 1.5 * heights))
 
 
@@ -295,7 +296,7 @@ def _boxes_from_row(row: list[Rect], ink: np.ndarray) -> list[Box]:
         g = groups[-1]
         y0 = min(q[1] for q in g + [r])
         y1 = max(q[1] + q[3] for q in g + [r])
-        span = max(max(q[3] for q in g + [r]), float(np.median([q[2] for q in g + [r]])))
+        span = max(max(q[3] for q in g + [r]), median([q[2] for q in g + [r]]))
         if gap > 2 * cap and not (gap <= 1.6 * span and _rulings_continue(ink, prev[0] + prev[2], r[0], y0, y1, cap)):
             groups.append([r])
         else:
@@ -307,7 +308,7 @@ def _boxes_from_row(row: list[Rect], ink: np.ndarray) -> list[Box]:
         x1 = max(r[0] + r[2] for r in g)
         y1 = max(r[1] + r[3] for r in g)
         # A lost cell at either end of a comb: the rulings run on past the last hole.
-        limit = int(1.6 * max(y1 - y0, float(np.median([r[2] for r in g]))))
+        limit = int(1.6 * max(y1 - y0, median([r[2] for r in g])))
         nx0 = _extend(ink, x0 - 1, -1, limit, y0, y1, cap)
         nx1 = _extend(ink, x1, +1, limit, y0, y1, cap)
         extended = False
@@ -391,9 +392,9 @@ def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int
             continue
         # Dividers are drawn with the pen of the rulings: alike in width, about as thick.
         widths = np.array([c[2] - c[1] for c in chosen], float)
-        thick = float(np.median(sides))
+        thick = median(sides)
         if widths.min() < 0.5 * thick or widths.max() > 2 * thick + 1 \
-                or widths.max() - widths.min() > max(2.0, 0.5 * float(np.median(widths))):
+                or widths.max() - widths.min() > max(2.0, 0.5 * median(widths)):
             continue
         full = [_full_height(c, ih) for c in chosen]
         if all(full):
@@ -407,7 +408,7 @@ def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int
             if len(set(ups)) != 1:
                 continue
             lengths = np.array([max(c[3], c[4]) for c in chosen])
-            med = float(np.median(lengths))
+            med = median(lengths)
             if np.any(lengths > 1.6 * med) or np.any(lengths < 0.6 * med) or med > 0.7 * ih:
                 continue
             kind = "up" if ups[0] else "down"
@@ -464,7 +465,7 @@ def comb_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int]
     if 2 * sum(_full_height(c, ih) for c in matched) >= len(matched):
         return tuple(_divider_span(c, iy, ih, "full") for c in matched)
     kind = "up" if 2 * sum(c[3] >= c[4] for c in matched) >= len(matched) else "down"
-    length = int(np.ceil(1.2 * np.median([c[3] if kind == "up" else c[4] for c in matched])))
+    length = int(np.ceil(1.2 * median([c[3] if kind == "up" else c[4] for c in matched])))
     return tuple(_divider_span(c, iy, ih, kind, length) for c in matched)
 
 
@@ -639,7 +640,7 @@ def text_lines(mask: np.ndarray) -> int:
         return 0
     _, _, stats = components(mask)
     heights = stats[1:, cv2.CC_STAT_HEIGHT]
-    char_h = float(np.median(heights))
+    char_h = median(heights)
     edges = np.diff(np.concatenate([[0], rows.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     bands: list[list[int]] = []
@@ -667,7 +668,7 @@ def free_regions(mask: np.ndarray) -> list[FieldRegion]:
     big &= h <= 0.15 * H
     if not big.any():
         return []
-    digit_h = float(np.median(h[big]))
+    digit_h = median(h[big])
     marks = np.flatnonzero((h >= 0.25 * digit_h) & (h <= 3 * digit_h) & (w <= 10 * digit_h))
     if marks.size == 0:
         return []

@@ -19,6 +19,7 @@ import numpy as np
 
 from .model import REJECT
 from .normalize import to_mnist
+from .stats import median
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Recognizer
@@ -159,7 +160,7 @@ def estimate_digit_height(mask: np.ndarray, expected: float) -> float:
         clusters.append([x0, x1, y0, y1])
     h = np.array([c[3] - c[2] for c in clusters], float)
     h = h[h >= expected / 3.0]
-    return float(np.median(h)) if h.size else float(expected)
+    return median(h) if h.size else float(expected)
 
 
 def cut_columns(mask: np.ndarray, digit_height: float, max_cuts: int = 4) -> list[int]:
