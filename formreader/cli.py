@@ -134,6 +134,9 @@ def train(
     arch: str = typer.Option("full", "--arch", help="Network: 'full' (the reader) or 'fast' (its screen, "
                              "shipped as models/digits-fast.keras)."),
     seed: int = typer.Option(1, help="Random seed: same data and seed give the same model."),
+    lr_decay: float = typer.Option(0.88, "--lr-decay", min=0.5, max=1.0,
+                                   help="Learning rate factor per epoch (the shipped full model: 0.92 over 40 epochs)."),
+    patience: int = typer.Option(6, min=1, help="Stop after this many epochs without a better validation loss."),
     batch_size: int = typer.Option(128, min=8),
     limit: Optional[int] = typer.Option(None, min=100, help="Train on the first N digits only (smoke tests)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-epoch progress."),
@@ -146,7 +149,8 @@ def train(
     if arch not in ARCHITECTURES:
         raise typer.BadParameter(f"unknown network {arch!r} (expected one of: {', '.join(ARCHITECTURES)})", param_hint="--arch")
     data = load_mnist(mnist)
-    cfg = TrainConfig(arch=arch, epochs=epochs, seed=seed, batch_size=batch_size, limit=limit)
+    cfg = TrainConfig(arch=arch, epochs=epochs, seed=seed, batch_size=batch_size, limit=limit,
+                      lr_decay=lr_decay, patience=patience)
     verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)
     card = run_training(data, out, cfg, verbose=verbose)
     t = card["test"]
