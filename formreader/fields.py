@@ -546,30 +546,27 @@ def remove_rulings(crop: np.ndarray, inner: Rect, sides: tuple[int, int, int, in
     def pad(s: int) -> int:
         return max(1, (s + 1) // 2)
 
-    def keep_continuing(p0: int, p1: int, n0: int, n1: int, rows: bool) -> None:
-        """The widening inside the writing area (rows or columns p0:p1) holds the ruling's
-        wobble but also strokes touching the ruling from inside, such as a 7's bar: give back
-        the ink that goes on inwards (rows or columns n0:n1 next to it)."""
-        if rows:
-            p0, p1, n0, n1 = max(p0, 0), min(p1, H), max(n0, 0), min(n1, H)
-            if p1 > p0 and n1 > n0:
-                on = cv2.dilate(crop[n0:n1].any(axis=0).astype(np.uint8)[None], np.ones((1, 3), np.uint8))[0] > 0
-                out[p0:p1] |= crop[p0:p1] & on[None]
-        else:
-            p0, p1, n0, n1 = max(p0, 0), min(p1, W), max(n0, 0), min(n1, W)
-            r0, r1 = max(y, 0), min(y + h, H)
-            if p1 > p0 and n1 > n0 and r1 > r0:
-                on = cv2.dilate(crop[r0:r1, n0:n1].any(axis=1).astype(np.uint8)[:, None], np.ones((3, 1), np.uint8))[:, 0] > 0
-                out[r0:r1, p0:p1] |= crop[r0:r1, p0:p1] & on[:, None]
+    def keep_continuing(src: np.ndarray, dst: np.ndarray, p0: int, p1: int, n0: int, n1: int) -> None:
+        """The widening inside the writing area (rows p0:p1 of ``src``) holds the ruling's wobble
+        but also strokes touching the ruling from inside, such as a 7's bar: give back to
+        ``dst`` the ink that goes on inwards (rows n0:n1 next to it). Columns: pass the
+        transposed views."""
+        n = src.shape[0]
+        p0, p1, n0, n1 = max(p0, 0), min(p1, n), max(n0, 0), min(n1, n)
+        if p1 > p0 and n1 > n0 and src.shape[1]:
+            on = cv2.dilate(src[n0:n1].any(axis=0).astype(np.uint8)[None], np.ones((1, 3), np.uint8))[0] > 0
+            dst[p0:p1] |= src[p0:p1] & on[None]
 
     clear_rows(y - top - pad(top), y + pad(top))
     clear_rows(y + h - pad(bottom), y + h + bottom + pad(bottom))
-    keep_continuing(y, y + pad(top), y + pad(top), y + pad(top) + 2, rows=True)
-    keep_continuing(y + h - pad(bottom), y + h, y + h - pad(bottom) - 2, y + h - pad(bottom), rows=True)
+    keep_continuing(crop, out, y, y + pad(top), y + pad(top), y + pad(top) + 2)
+    keep_continuing(crop, out, y + h - pad(bottom), y + h, y + h - pad(bottom) - 2, y + h - pad(bottom))
     clear_cols(x - left - pad(left), x + pad(left), y - top - pad(top), y + h + bottom + pad(bottom))
     clear_cols(x + w - pad(right), x + w + right + pad(right), y - top - pad(top), y + h + bottom + pad(bottom))
-    keep_continuing(x, x + pad(left), x + pad(left), x + pad(left) + 2, rows=False)
-    keep_continuing(x + w - pad(right), x + w, x + w - pad(right) - 2, x + w - pad(right), rows=False)
+    rows = slice(max(y, 0), min(y + h, H))  # beside the side rulings: the writing area's rows
+    src, dst = crop[rows].T, out[rows].T
+    keep_continuing(src, dst, x, x + pad(left), x + pad(left), x + pad(left) + 2)
+    keep_continuing(src, dst, x + w - pad(right), x + w, x + w - pad(right) - 2, x + w - pad(right))
     p = pad(left)
     for d in dividers:
         c0, c1 = d[0], d[1]

@@ -24,7 +24,7 @@ from .fields import Box, FieldRegion, box_region, comb_dividers, find_boxes, lin
 from .model import Recognizer
 from .page import field_from_reading, read_page
 from .results import Field
-from .segment import Reading, estimate_digit_height, read_lattices, segment_field
+from .segment import estimate_digit_height, read_lattices, segment_field
 
 Rect = tuple[int, int, int, int]
 RULING_MIN_FRAC = 0.04  # a ruling that frames the form is at least this share of the page width
