@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-import numpy as np
-
 from .errors import FormreaderError, InputError, ModelError
-from .model import native_stderr_muted
-from .io import _describe, find_inputs, iter_pages
+from .inputs import find_inputs
 from .results import PageResult, ScanOptions
 
-if TYPE_CHECKING:  # pragma: no cover - importing model at run time would be fine, but is not needed
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
     from .model import Recognizer
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -48,11 +47,17 @@ def scan_files(files: Sequence[PathLike], options: ScanOptions = ScanOptions(), 
     results still come in input order and at most ``2 * workers`` files are in flight, so
     memory stays flat however long the batch. Overlays, if asked for, are drawn where the page
     pixels are (in the worker) as ``<stem>-p<page>.png``.
+
+    Imports here are the parent's and stay light (no numpy): a batch's workers start only
+    once the parent gets this far.
     """
     from .batch import ordered_map
-    from .report import overlay_stems
 
-    stems = overlay_stems(files) if overlay_dir is not None else [None] * len(files)
+    stems: list[str | None] = [None] * len(files)
+    if overlay_dir is not None:
+        from .report import overlay_stems
+
+        stems = list(overlay_stems(files))
     odir = None if overlay_dir is None else os.fspath(overlay_dir)
     workers = min(workers, len(files))  # no idle processes for a short batch
     if workers <= 1:
@@ -69,6 +74,7 @@ def read_file(path: PathLike, recognizer: "Recognizer", options: ScanOptions = S
               overlay_dir: PathLike | None = None, overlay_stem: str | None = None) -> Iterator[PageResult]:
     """Each page of one file as a PageResult; every per-page failure becomes that page's error."""
     from . import page as page_stage  # looked up per call so tests can substitute read_page
+    from .io import _describe, iter_pages
 
     source = os.fspath(path)
     next_number = 1
@@ -133,7 +139,7 @@ def _crashed(task: _FileTask) -> list[PageResult]:
 
 
 def _worker_recognizer(model_path: str) -> "Recognizer":
-    from .model import load_model
+    from .model import load_model, native_stderr_muted
 
     # batch.init_worker put this process's share of the cores in the environment.
     threads = int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0"))
@@ -162,8 +168,10 @@ def check_model(model: ModelArg = None, workers: int = 1, quiet: bool = True) ->
     ``quiet`` hides TensorFlow's native start-up log lines (for the CLI's clean stderr).
     """
     if workers > 1:
-        _model_path(model)
+        _model_path(model)  # the workers load it; the parent stays light
     elif quiet:
+        from .model import native_stderr_muted
+
         with native_stderr_muted():
             _recognizer(model)
     else:
@@ -180,9 +188,9 @@ def _recognizer(model: ModelArg) -> "Recognizer":
 
 def _model_path(model: ModelArg) -> str:
     """A path a worker process can load the same model from (Recognizers do not pickle)."""
-    from .model import Recognizer, default_model_path
+    from .shipped import default_model_path
 
-    if isinstance(model, Recognizer):
+    if model is not None and not isinstance(model, (str, os.PathLike)):  # a loaded Recognizer
         if model.path is None:
             raise ModelError("a Recognizer without a file path cannot be sent to worker processes; "
                              "pass the model's path instead")

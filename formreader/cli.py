@@ -87,7 +87,7 @@ def scan(
     """
     from .api import check_model, scan_files
     from .batch import Progress, sigterm_as_interrupt
-    from .io import find_inputs
+    from .inputs import find_inputs
     from .writers import format_for, make_writer, open_output
 
     files, unmatched = find_inputs(paths)

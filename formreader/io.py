@@ -7,12 +7,11 @@ Pages are produced by generators: a 500-page PDF costs the memory of one rendere
 
 from __future__ import annotations
 
-import glob
 import os
 import struct
 import warnings
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -27,7 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 # A 300 dpi A3 page is 17.4 MP, a 600 dpi A3 page 70 MP: anything past 100 MP is a mistake or an
 # attack (a few-KB PNG can declare 50,000 x 50,000 pixels and need 2.5 GB to decode).
 MAX_PIXELS = 100_000_000
-PAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pdf"})
 _PDF_MAGIC = b"%PDF-"
 _SNIFF_BYTES = 1024  # the PDF spec lets the header start anywhere in the first 1024 bytes
 
@@ -68,62 +66,6 @@ def load_gray(path: str | os.PathLike[str], dpi: int = 300) -> np.ndarray:
         raise first.error
     assert first.gray is not None
     return first.gray
-
-
-def find_inputs(patterns: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[str]]:
-    """Expand CLI arguments (files, directories, globs) into an ordered list of input files.
-
-    Returns the files and one warning line per argument that matched nothing. A path that does
-    not exist and has no glob characters is kept: reading it reports "file not found" for that
-    input like any other unreadable file, instead of silently shrinking the batch.
-    Directories contribute their page files (by suffix, not recursive), sorted by name; glob
-    matches are sorted too, so a batch's order never depends on the file system. Duplicates
-    (the same path named twice) are read once, at their first position.
-    """
-    files: list[Path] = []
-    warnings_: list[str] = []
-    seen: set[str] = set()
-
-    def add(p: Path) -> None:
-        key = os.path.normpath(str(p))
-        if key not in seen:
-            seen.add(key)
-            files.append(p)
-
-    for raw in patterns:
-        text = os.fspath(raw)
-        path = Path(text)
-        if path.is_dir():
-            found = _page_files_in(path)
-            if not found:
-                warnings_.append(f"{text}: directory has no image or PDF files")
-            for p in found:
-                add(p)
-        elif path.exists() or not glob.has_magic(text):
-            add(path)
-        else:
-            matches = sorted(glob.glob(text, recursive=True))
-            hits = 0
-            for m in matches:
-                mp = Path(m)
-                if mp.is_dir():
-                    inner = _page_files_in(mp)
-                    hits += len(inner)
-                    for p in inner:
-                        add(p)
-                else:
-                    hits += 1
-                    add(mp)
-            if not hits:
-                warnings_.append(f"{text}: no files match")
-    return files, warnings_
-
-
-def _page_files_in(directory: Path) -> list[Path]:
-    return sorted(
-        (p for p in directory.iterdir() if p.suffix.lower() in PAGE_SUFFIXES and p.is_file()),
-        key=lambda p: p.name,
-    )
 
 
 def _read_head(path: Path) -> bytes:

@@ -14,13 +14,13 @@ import os
 import sys
 from contextlib import contextmanager
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
 from .errors import ModelError
+from .shipped import MODEL_ENV, MODEL_FILE, default_model_path  # noqa: F401 - part of this module's API
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -28,8 +28,6 @@ if TYPE_CHECKING:  # pragma: no cover
 NUM_CLASSES = 11
 REJECT = 10  # index of the reject class
 CLASS_NAMES = [str(d) for d in range(10)] + ["reject"]
-MODEL_ENV = "FORMREADER_MODEL"
-MODEL_FILE = "digits.keras"
 SCREEN_SUFFIX = "-fast"  # digits.keras is screened by digits-fast.keras beside it
 SCREEN_ENV = "FORMREADER_SCREEN"  # "off" reads every crop with the full model
 # A crop the screen reads below this goes to the full model. At 0.99 the pair's argmax equals
@@ -100,17 +98,6 @@ def build_fast_model(dropout: float = 0.4) -> "keras.Model":
 
 
 ARCHITECTURES: dict[str, Callable[[float], "keras.Model"]] = {"full": build_model, "fast": build_fast_model}
-
-
-def default_model_path() -> Path:
-    """``$FORMREADER_MODEL`` if set, else the model shipped inside the package."""
-    env = os.environ.get(MODEL_ENV)
-    if env:
-        return Path(env)
-    try:  # installed: models/ is packaged as formreader._models
-        return Path(str(resources.files("formreader._models").joinpath(MODEL_FILE)))
-    except ModuleNotFoundError:  # imported from a source tree that was not installed
-        return Path(__file__).resolve().parents[1] / "models" / MODEL_FILE
 
 
 class Recognizer:

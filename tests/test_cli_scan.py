@@ -176,6 +176,30 @@ def test_help_is_fast_and_imports_nothing_heavy(argv) -> None:
     assert float(last.split()[-1]) < 2.0
 
 
+def test_batch_parent_stays_light_and_workers_skip_the_cli(tmp_path: Path) -> None:
+    """Workers start only once the parent has listed the files, so what the parent imports
+    delays every first page; and each spawned worker re-imports the console script's module."""
+    files = [tmp_path / "a.png", tmp_path / "b.png"]
+    for f in files:
+        f.write_bytes(b"not an image")
+    code = (
+        "import sys\n"
+        "from formreader.cli import app\n"
+        f"try:\n    app(['scan', {str(files[0])!r}, {str(files[1])!r}, '--workers', '2'])\n"
+        "except SystemExit as e:\n    print('exit', e.code)\n"
+        f"print('loaded:', [m for m in {HEAVY[:-1]!r} if m in sys.modules])\n"  # tqdm: the progress bar
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-2:] == ["exit 1", "loaded: []"], proc.stdout + proc.stderr  # both pages failed
+    assert proc.stderr.count("not an image or PDF") == 2
+
+    entry = ("import sys, formreader.__main__\n"
+             "print([m for m in sys.modules if m.startswith(('typer', 'formreader.cli', 'numpy'))])")
+    proc = subprocess.run([sys.executable, "-c", entry], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
 # --- the real scanner and model, end to end ----------------------------------------------------
 
 

@@ -13,7 +13,8 @@ import tifffile
 from PIL import Image
 
 from formreader.errors import InputError
-from formreader.io import MAX_PIXELS, find_inputs, iter_pages, load_gray
+from formreader.inputs import find_inputs
+from formreader.io import MAX_PIXELS, iter_pages, load_gray
 
 
 def pattern(h: int = 24, w: int = 36) -> np.ndarray:

@@ -7,7 +7,6 @@ same argmax on the whole MNIST test set, with only a few percent of crops sent o
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from conftest import SHIPPED_MODEL
 from formreader.model import NUM_CLASSES, Recognizer, load_model, screen_path
