@@ -48,16 +48,16 @@ def scan_files(files: Sequence[PathLike], options: ScanOptions = ScanOptions(), 
     memory stays flat however long the batch. Overlays, if asked for, are drawn where the page
     pixels are (in the worker) as ``<stem>-p<page>.png``.
 
-    Imports here are the parent's and stay light (no numpy): a batch's workers start only
-    once the parent gets this far.
+    This runs in the batch parent, whose workers start only once it gets here, so it imports
+    nothing heavy (see :mod:`formreader.inputs`).
     """
     from .batch import ordered_map
 
     stems: list[str | None] = [None] * len(files)
-    if overlay_dir is not None:
+    if overlay_dir is not None:  # report imports numpy: only when overlays are asked for
         from .report import overlay_stems
 
-        stems = list(overlay_stems(files))
+        stems[:] = overlay_stems(files)
     odir = None if overlay_dir is None else os.fspath(overlay_dir)
     workers = min(workers, len(files))  # no idle processes for a short batch
     if workers <= 1:
