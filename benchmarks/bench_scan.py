@@ -270,19 +270,20 @@ class StageClock:
 def stages(files: list[Path], model: Path) -> dict[str, Any]:
     """Read ``files`` in this process with the scanner's stage functions wrapped by a clock.
 
-    Wrapped by name where ``formreader.page``/``api``/``segment`` look them up; a stage whose
+    Wrapped by name where ``formreader.page``/``io``/``segment`` look them up; a stage whose
     function is not where it is expected is reported as missing rather than guessed.
     """
     import io
 
     from formreader import api, page, segment
+    from formreader import io as page_io  # api.read_file imports iter_pages from here per call
     from formreader.model import load_model
     from formreader.results import ScanOptions
     from formreader.writers import JsonWriter
 
     clock = StageClock()
     missing = []
-    patches = [(api, "iter_pages", "load", True), (page, "clean_page", "clean", False),
+    patches = [(page_io, "iter_pages", "load", True), (page, "clean_page", "clean", False),
                (page, "find_regions", "fields", False), (page, "text_lines", "fields", False),
                (page, "segment_field", "segment", False), (segment, "to_mnist", "normalise", False),
                (segment, "decode", "decode", False)]
