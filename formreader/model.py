@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import numpy as np
 
 from .errors import ModelError
-from .shipped import MODEL_ENV, MODEL_FILE, default_model_path  # noqa: F401 - part of this module's API
+from .shipped import default_model_path
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
