@@ -138,6 +138,10 @@ def train(
                                    help="Learning rate factor per epoch (the shipped full model: 0.92 over 40 epochs)."),
     patience: int = typer.Option(6, min=1, help="Stop after this many epochs without a better validation loss."),
     batch_size: int = typer.Option(128, min=8),
+    scan_variants: int = typer.Option(2, "--scan-variants", min=1,
+                                      help="Scan-style copies drawn of each training digit."),
+    warp: float = typer.Option(0.0, "--warp", min=0.0, max=1.0,
+                               help="Share of training digits bent by an elastic distortion."),
     limit: Optional[int] = typer.Option(None, min=100, help="Train on the first N digits only (smoke tests)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-epoch progress."),
 ) -> None:
@@ -150,7 +154,7 @@ def train(
         raise typer.BadParameter(f"unknown network {arch!r} (expected one of: {', '.join(ARCHITECTURES)})", param_hint="--arch")
     data = load_mnist(mnist)
     cfg = TrainConfig(arch=arch, epochs=epochs, seed=seed, batch_size=batch_size, limit=limit,
-                      lr_decay=lr_decay, patience=patience)
+                      lr_decay=lr_decay, patience=patience, scan_variants=scan_variants, warp=warp)
     verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)
     card = run_training(data, out, cfg, verbose=verbose)
     t = card["test"]

@@ -37,6 +37,7 @@ class TrainConfig:
     dropout: float = 0.4
     patience: int = 6
     scan_variants: int = 2  # precomputed scan-style copies of each training digit
+    warp: float = 0.0  # share of training digits bent by an elastic distortion (augment.elastic)
     limit: int | None = None  # use only the first N training digits (smoke tests)
 
 
@@ -50,7 +51,7 @@ def make_pools(x: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> tuple[np.ndarr
     scan = np.empty((cfg.scan_variants, len(x), 28, 28), np.float32)
     for v in range(cfg.scan_variants):
         for i in range(len(x)):
-            scan[v, i] = scan_digit(x[i], rng)
+            scan[v, i] = scan_digit(x[i], rng, cfg.warp)
     n_rej = int(len(x) * cfg.reject_fraction * cfg.scan_variants)
     rejects = np.stack([reject_mark(x, y, rng) for _ in range(max(n_rej, 1))])
     return scan, rejects
@@ -65,7 +66,7 @@ def _digit_batch(x: np.ndarray, y: np.ndarray, idx: np.ndarray, pools: tuple[np.
         if rng.random() < cfg.scan_fraction:
             images[j] = scan[int(rng.integers(len(scan))), i]
         else:
-            images[j] = mild(x[i], rng)
+            images[j] = mild(x[i], rng, cfg.warp)
     images[len(idx) :] = rejects[rng.integers(len(rejects), size=n_rej)]
     labels = np.concatenate([y[idx], np.full(n_rej, REJECT)]).astype(np.int64)
     return images[..., None], labels

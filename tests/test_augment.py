@@ -1,0 +1,65 @@
+"""Training augmentation: scan-style digits stay digits, elastic warps bend but do not tear,
+and a seed fixes every draw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from formreader.augment import elastic, mild, scan_digit, scan_mask
+
+
+def _bar(h: int = 40, w: int = 40) -> np.ndarray:
+    img = np.zeros((h, w), np.float32)
+    img[8:32, 18:22] = 1.0
+    return img
+
+
+@pytest.mark.parametrize("alpha", [0.5, 2.0, 3.0])
+def test_elastic_moves_no_pixel_further_than_alpha(alpha):
+    # A vertical bar warped by at most alpha px stays inside the bar grown by alpha px.
+    img = _bar()
+    out = elastic(img, np.random.default_rng(0), alpha=alpha, sigma=4.0)
+    assert out.shape == img.shape and out.dtype == np.float32
+    pad = int(np.ceil(alpha)) + 1
+    outside = np.ones_like(img, bool)
+    outside[8 - pad : 32 + pad, 18 - pad : 22 + pad] = False
+    assert out[outside].max() == 0.0
+    assert abs(out.sum() - img.sum()) < 0.2 * img.sum()  # ink is moved, not lost
+
+
+def test_elastic_is_a_function_of_the_seed():
+    img = _bar()
+    a = elastic(img, np.random.default_rng(3), alpha=2.0, sigma=4.0)
+    b = elastic(img, np.random.default_rng(3), alpha=2.0, sigma=4.0)
+    c = elastic(img, np.random.default_rng(4), alpha=2.0, sigma=4.0)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_blank_stays_blank():
+    assert elastic(np.zeros((28, 28), np.float32), np.random.default_rng(0), 3.0, 4.0).max() == 0.0
+
+
+def test_no_warp_draws_nothing_extra(mnist):
+    # Evaluation sets are drawn with warp=0; they must be the ones earlier models were scored on.
+    digit = mnist.x_test[0]
+    rng_a, rng_b = np.random.default_rng(7), np.random.default_rng(7)
+    np.testing.assert_array_equal(scan_digit(digit, rng_a), scan_digit(digit, rng_b, warp=0.0))
+    np.testing.assert_array_equal(mild(digit, rng_a), mild(digit, rng_b, warp=0.0))
+    assert rng_a.random() == rng_b.random()
+
+
+@pytest.mark.parametrize("warp", [0.0, 1.0])
+def test_scan_digits_are_mnist_shaped(mnist, warp):
+    rng = np.random.default_rng(1)
+    for digit in mnist.x_test[:20]:
+        mask = scan_mask(digit, rng, warp)
+        assert mask.dtype == bool and mask.any()  # a digit drawn is never blank
+        out = scan_digit(digit, rng, warp)
+        assert out.shape == (28, 28) and 0.0 <= out.min() and out.max() <= 1.0
+        ys, xs = np.nonzero(out > 0)
+        assert max(np.ptp(ys), np.ptp(xs)) <= 21  # the 20x20 box, and a pixel of anti-aliasing
+        w = out / out.sum()
+        cy, cx = (w * np.arange(28)[:, None]).sum(), (w * np.arange(28)[None, :]).sum()
+        assert abs(cy - 13.5) < 2.0 and abs(cx - 13.5) < 2.0
