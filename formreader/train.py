@@ -102,6 +102,18 @@ def _make_sequence(x: np.ndarray, y: np.ndarray, pools: tuple[np.ndarray, np.nda
     return AugmentedDigits()
 
 
+# The scan-style test set is drawn with this seed for every model. It used to be the training
+# seed + 1, so two models' cards scored different draws: C (seed 1) and D (seed 3) read 98.19%
+# and 97.85% on their own draws, but 190/226 and 199/211 errors on the same two draws. Draws
+# differ by more than those models do, so only a shared draw compares models.
+SCAN_TEST_SEED = 1001
+
+
+def scan_style_test_set(data: Mnist) -> dict[str, Any]:
+    """MNIST test digits redrawn as scans, and 3,000 non-digit marks: one fixed draw."""
+    return fixed_eval_sets(data.x_test, data.y_test, SCAN_TEST_SEED, n_reject=3000)
+
+
 def fixed_eval_sets(x: np.ndarray, y: np.ndarray, seed: int, n_reject: int) -> dict[str, Any]:
     """Scan-style copies of ``x`` and generated reject marks, deterministic for a seed."""
     rng = np.random.default_rng([seed, 99])
@@ -191,7 +203,7 @@ def train(data: Mnist, out: Path, cfg: TrainConfig, verbose: int = 1) -> dict[st
     final.save(out)
 
     rec = Recognizer(final, out)
-    test_sets = fixed_eval_sets(data.x_test, data.y_test, cfg.seed + 1, n_reject=3000)
+    test_sets = scan_style_test_set(data)
     clean = digit_report(rec.probabilities(data.x_test / 255.0), data.y_test)
     scan = digit_report(rec.probabilities(test_sets["scan"]), data.y_test)
     rejects = reject_report(rec.probabilities(test_sets["rejects"]), test_sets["reject_kinds"])
@@ -203,7 +215,8 @@ def train(data: Mnist, out: Path, cfg: TrainConfig, verbose: int = 1) -> dict[st
         "test": {k: clean[k] for k in ("n", "accuracy", "accuracy_digits_only", "errors", "rejected", "ece")},
         "per_class": clean["per_class"],
         "confusion": clean["confusion"],
-        "scan_style_test": {k: scan[k] for k in ("n", "accuracy", "errors", "rejected", "ece")},
+        "scan_style_test": {**{k: scan[k] for k in ("n", "accuracy", "errors", "rejected", "ece")},
+                            "seed": SCAN_TEST_SEED},
         "reject": rejects,
         "data": {"source": data.source, "sha256": data.sha256,
                  "train": int(len(x_train)), "validation": int(len(x_val))},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -81,14 +82,19 @@ def test_corrupt_model_is_one_line(tmp_path, digit_files):
     assert "bad.keras: not a readable Keras model" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_evaluate_json(mnist_dir, tmp_path):
+def test_evaluate_json_reproduces_the_model_card(mnist_dir, tmp_path):
     grid = tmp_path / "errors.png"
-    out = run("evaluate", "--json", "--mnist", str(mnist_dir), "--model", str(SHIPPED_MODEL),
-              "--errors-png", str(grid))
+    # The card describes the model file alone, so the screen (models/digits-fast.keras) is off.
+    out = run("evaluate", "--json", "--scan-style", "--mnist", str(mnist_dir), "--model", str(SHIPPED_MODEL),
+              "--errors-png", str(grid), env={**os.environ, "FORMREADER_SCREEN": "off"})
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["n"] == 10000 and report["accuracy"] >= 0.996 and 0 <= report["ece"] < 0.05
     assert grid.stat().st_size > 1000
+    card = json.loads(SHIPPED_MODEL.with_suffix(".json").read_text())
+    assert report["errors"] == card["test"]["errors"]
+    assert report["scan_style_test"]["errors"] == card["scan_style_test"]["errors"]
+    assert report["reject"]["rejected_or_low_conf"] == pytest.approx(card["reject"]["rejected_or_low_conf"])
 
 
 def test_missing_mnist_dir(tmp_path):

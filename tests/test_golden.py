@@ -118,12 +118,13 @@ def test_accuracy_against_truth(golden_results: dict[str, PageResult]) -> None:
     print(f"\ngolden: digit accuracy {acc['digit']:.4f} over {acc['digits']} digits, "
           f"field accuracy {acc['field']:.4f} over {acc['fields']} fields")
     # Regression floors at what the shipped model and scanner measure today (2026-11-21, session
-    # 4: digits 0.9935 of 1535, fields 0.9662 of 296; session 3 was 0.9922 / 0.9595, session 1
-    # 0.9850 / 0.9257). The digit target (0.99) is met; the field target (0.97) is not: the 10
-    # wrong fields left are digits the model misreads (a 3 as a 5, a 9 with a broken loop as a
-    # 7), not segmentation.
-    assert acc["digit"] >= 0.9934
-    assert acc["field"] >= 0.966
+    # 6: digits 0.9948 of 1535, fields 0.9730 of 296, i.e. 8 wrong fields; session 4 was
+    # 0.9935 / 0.9662, session 3 0.9922 / 0.9595, session 1 0.9850 / 0.9257). Both targets
+    # (0.99 digits, 0.97 fields) are met, the fields one with no field to spare: one more wrong
+    # field fails here. The 8 left are digits the model misreads (a 1 with a flag as a 7, a 9
+    # with a broken loop as a 7), not segmentation.
+    assert acc["digit"] >= 0.9947
+    assert acc["field"] >= 0.97
 
 
 def test_wrong_fields_are_flagged(golden_results: dict[str, PageResult]) -> None:
