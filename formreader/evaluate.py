@@ -14,6 +14,18 @@ import numpy as np
 from .model import CLASS_NAMES, NUM_CLASSES, REJECT
 
 
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: a digit dropped, added or misread each counts as one error, which
+    is how the golden tests and ``benchmarks/bench_accuracy.py`` count digit accuracy."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n: int = NUM_CLASSES) -> np.ndarray:
     """Counts (n, n): rows are true classes, columns predictions."""
     cm = np.zeros((n, n), np.int64)

@@ -94,6 +94,10 @@ class Lattice:
     candidates: list[Candidate]
     digit_height: float
     forced: bool = False  # comb field: each candidate is one cell, no search
+    # A comb whose ink strays across its cells is also read as free handwriting; the reading
+    # with as many digits as the comb has cells wins (see read_lattices).
+    free: "Lattice | None" = None
+    cells: int = 0  # a comb's cell count, empty cells included
 
     @property
     def crops(self) -> np.ndarray:
@@ -227,7 +231,10 @@ def segment_field(mask: np.ndarray, digit_height: float, cells: tuple[Rect, ...]
     """
     dh = estimate_digit_height(mask, digit_height) if mask.any() else float(digit_height)
     if cells:
-        return _comb_lattice(mask, dh, cells)
+        comb = _comb_lattice(mask, dh, cells)
+        if not _written_in_cells(mask, dh, cells):
+            comb.free = segment_field(mask, dh)
+        return comb
     atoms = atoms_of(mask, dh)
     cands: list[Candidate] = []
     for i in range(len(atoms)):
@@ -253,6 +260,29 @@ def segment_field(mask: np.ndarray, digit_height: float, cells: tuple[Rect, ...]
     return Lattice(atoms, cands, dh)
 
 
+# A digit-high mark with less than this share of its width inside one comb cell straddles two.
+CELL_FIT = 0.75
+
+
+def _written_in_cells(mask: np.ndarray, dh: float, cells: tuple[Rect, ...]) -> bool:
+    """Whether every digit-high mark lies within one comb cell.
+
+    Why: writers do not always keep to the comb. Digits written large run across the dividers,
+    and neighbours touch across them; reading one digit per cell then fuses halves of two
+    digits into one candidate (a cheque date ``09222022`` read ``2220``). Such a field is also
+    read as free handwriting, where touching digits are split and each mark may be a digit.
+    """
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    for i in range(1, n):
+        x, _, w, h = (int(v) for v in stats[i, :4])
+        if h < MIN_DIGIT_HEIGHT * dh:
+            continue
+        inside = max(max(0, min(x + w, cx + cw) - max(x, cx)) for cx, _, cw, _ in cells)
+        if inside < CELL_FIT * w:
+            return False
+    return True
+
+
 def _comb_lattice(mask: np.ndarray, dh: float, cells: tuple[Rect, ...]) -> Lattice:
     """One candidate per non-empty comb cell: all its marks (bar specks) are one digit."""
     n, labels, stats, cents = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
@@ -272,7 +302,7 @@ def _comb_lattice(mask: np.ndarray, dh: float, cells: tuple[Rect, ...]) -> Latti
         k = len(atoms)
         atoms.append(Atom(rect, img, True, members[0]))
         cands.append(Candidate(k, k + 1, rect, to_mnist(img)))
-    return Lattice(atoms, cands, dh, forced=True)
+    return Lattice(atoms, cands, dh, forced=True, cells=len(cells))
 
 
 def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
@@ -390,6 +420,8 @@ def read_lattices(lattices: list[Lattice | None], recognizer: "Recognizer",
     plainly words, not a number) keeps that reading unsearched. None for a field without a
     lattice or without candidates.
     """
+    if any(lat is not None and lat.free is not None for lat in lattices):
+        return _read_combs_both_ways(lattices, recognizer, give_up)
     first: list[list[int]] = []
     for lat in lattices:
         if lat is None:
@@ -425,6 +457,26 @@ def read_lattices(lattices: list[Lattice | None], recognizer: "Recognizer",
             assert lat is not None and pr is not None
             seen = sorted(first[i] + ks)
             out[i] = decode(_sub(lat, seen), pr[seen])
+    return out
+
+
+def _read_combs_both_ways(lattices: list[Lattice | None], recognizer: "Recognizer",
+                          give_up: Callable[[Reading], bool] | None) -> list[Reading | None]:
+    """:func:`read_lattices` for fields where a stray comb also has a free reading: both are
+    decoded (in the same model calls) and the one with as many digits as the comb has cells
+    wins; if both or neither do, the one nearer that count, the comb's on a tie."""
+    strays = [i for i, lat in enumerate(lattices) if lat is not None and lat.free is not None]
+    frees = [lattices[i].free for i in strays]  # type: ignore[union-attr]
+    combs = [Lattice(lat.atoms, lat.candidates, lat.digit_height, lat.forced) if lat is not None else None
+             for lat in lattices]
+    readings = read_lattices(combs + frees, recognizer, give_up)
+    out = readings[: len(lattices)]
+    for i, free in zip(strays, readings[len(lattices):]):
+        cells = lattices[i].cells  # type: ignore[union-attr]
+        comb = out[i]
+        miss = [abs(len(r.digits) - cells) if r is not None else cells for r in (comb, free)]
+        if miss[1] < miss[0]:
+            out[i] = free
     return out
 
 
