@@ -179,7 +179,7 @@ def evaluate(
 ) -> None:
     """Accuracy, per-class table, confusion matrix and calibration on the MNIST test set."""
     from .data import load_mnist
-    from .evaluate import digit_report, format_table, reject_report, save_error_grid
+    from .evaluate import digit_report, format_table, save_error_grid
     from .model import load_model
 
     data = load_mnist(mnist)
@@ -191,14 +191,9 @@ def evaluate(
     report["errors_png"] = str(errors_png)
     report["model"] = str(rec.path)
     if scan_style:
-        from .train import SCAN_TEST_SEED, scan_style_test_set
+        from .train import score_scan_style
 
-        sets = scan_style_test_set(data)
-        scan = digit_report(rec.probabilities(sets["scan"]), data.y_test)
-        marks = reject_report(rec.probabilities(sets["rejects"]), sets["reject_kinds"])
-        report["scan_style_test"] = {**{k: scan[k] for k in ("n", "accuracy", "errors", "rejected", "ece")},
-                                     "seed": SCAN_TEST_SEED}
-        report["reject"] = marks
+        report["scan_style_test"], report["reject"] = score_scan_style(rec, data)
     if as_json:
         typer.echo(json.dumps(report))
     else:

@@ -231,8 +231,9 @@ def segment_field(mask: np.ndarray, digit_height: float, cells: tuple[Rect, ...]
     """
     dh = estimate_digit_height(mask, digit_height) if mask.any() else float(digit_height)
     if cells:
-        comb = _comb_lattice(mask, dh, cells)
-        if not _written_in_cells(mask, dh, cells):
+        components = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        comb = _comb_lattice(components, dh, cells)
+        if not _written_in_cells(components[2], dh, cells):
             comb.free = segment_field(mask, dh)
         return comb
     atoms = atoms_of(mask, dh)
@@ -264,17 +265,16 @@ def segment_field(mask: np.ndarray, digit_height: float, cells: tuple[Rect, ...]
 CELL_FIT = 0.75
 
 
-def _written_in_cells(mask: np.ndarray, dh: float, cells: tuple[Rect, ...]) -> bool:
-    """Whether every digit-high mark lies within one comb cell.
+def _written_in_cells(stats: np.ndarray, dh: float, cells: tuple[Rect, ...]) -> bool:
+    """Whether every digit-high mark (``stats``: the field's connected components, background
+    first, as OpenCV gives them) lies within one comb cell.
 
     Why: writers do not always keep to the comb. Digits written large run across the dividers,
     and neighbours touch across them; reading one digit per cell then fuses halves of two
     digits into one candidate (a cheque date ``09222022`` read ``2220``). Such a field is also
     read as free handwriting, where touching digits are split and each mark may be a digit.
     """
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    for i in range(1, n):
-        x, _, w, h = (int(v) for v in stats[i, :4])
+    for x, _, w, h in stats[1:, :4].tolist():
         if h < MIN_DIGIT_HEIGHT * dh:
             continue
         inside = max(max(0, min(x + w, cx + cw) - max(x, cx)) for cx, _, cw, _ in cells)
@@ -283,9 +283,11 @@ def _written_in_cells(mask: np.ndarray, dh: float, cells: tuple[Rect, ...]) -> b
     return True
 
 
-def _comb_lattice(mask: np.ndarray, dh: float, cells: tuple[Rect, ...]) -> Lattice:
-    """One candidate per non-empty comb cell: all its marks (bar specks) are one digit."""
-    n, labels, stats, cents = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+def _comb_lattice(components: tuple[int, np.ndarray, np.ndarray, np.ndarray], dh: float,
+                  cells: tuple[Rect, ...]) -> Lattice:
+    """One candidate per non-empty comb cell: all its marks (bar specks) are one digit.
+    ``components``: ``cv2.connectedComponentsWithStats`` of the field's mask."""
+    n, labels, stats, cents = components
     speck = (0.08 * dh) ** 2
     atoms: list[Atom] = []
     cands: list[Candidate] = []
