@@ -30,6 +30,11 @@ V_LINE_FRAC = 0.01
 # fullest are the ruling. Strokes touching it from inside (the bars of two 7s side by side) can
 # fill half of a short box's width; counted as ruling, they were erased with it.
 RULING_CORE = 0.6
+# A writing area is at least this many times as high and wide as its rulings are thick. The
+# loop of a 9 or of a bold printed D or O has straight enough sides to pass as rulings, but its
+# hole is at most ~4 strokes across; the smallest real box on the golden, fresh and NIST pages
+# is ~10 rulings high. The second-thickest side is used: digits touching one ruling thicken it.
+MIN_HOLE_PER_RULING = 4.0
 
 
 @dataclass(frozen=True)
@@ -208,10 +213,17 @@ def find_boxes(mask: np.ndarray) -> list[Box]:
         rects = sorted(holes[parent], key=lambda r: (r[1], r[0]))
         for row in _rows(rects):
             boxes.extend(_boxes_from_row(row, ink))
+    boxes = [b for b in boxes if _holds_writing(b)]
     # Frames around other boxes (or around the whole form) are layout, not fields.
     inners = [b.inner for b in boxes]
     kept = [b for b in boxes if not any(o is not b.inner and _contains(b.inner, o) for o in inners)]
     return sorted(kept, key=_reading_key(kept))
+
+
+def _holds_writing(box: Box) -> bool:
+    """Whether a box is a writing area, not the loop of a letter or digit (MIN_HOLE_PER_RULING)."""
+    ruling = sorted(box.sides)[-2]
+    return min(box.inner[2], box.inner[3]) >= MIN_HOLE_PER_RULING * ruling
 
 
 def _rows(rects: list[Rect]) -> list[list[Rect]]:

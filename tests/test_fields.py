@@ -387,3 +387,17 @@ def test_keep_inside_matches_the_zone_image_definition() -> None:
         keep &= np.bincount(labels[~zone].ravel(), minlength=n) > 0.1 * stats[:, 4]
         keep[0] = False
         np.testing.assert_array_equal(fields._keep_inside(ink, inner, sides), keep[labels])
+
+
+def test_the_loop_of_a_bold_letter_or_digit_is_not_a_box(monkeypatch) -> None:
+    """A 9 or a bold D has straight enough sides to pass as rulings; its hole is a few strokes
+    across, where a writing area is many rulings high (a 9 so taken held a zone's field)."""
+    mask = np.zeros((400, 600), bool)
+    mask[100:102, 100:300] = mask[160:162, 100:300] = True  # a box 200 x 62, rulings 2 px
+    mask[100:162, 100:102] = mask[100:162, 298:300] = True
+    mask[250:269, 400:424] = True  # a loop 24 x 19 with strokes 5 px: hole 14 x 9
+    mask[255:264, 405:419] = False
+    boxes = fields.find_boxes(mask)
+    assert [b.outer for b in boxes] == [(100, 100, 200, 62)]
+    monkeypatch.setattr(fields, "MIN_HOLE_PER_RULING", 0.0)
+    assert len(fields.find_boxes(mask)) == 2  # the loop passes for a box without the rule
