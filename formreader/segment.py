@@ -42,6 +42,12 @@ SMALL_MARK_SKIP = 0.5
 # clipped where it crossed a divider: it is dropped only when the model is this sure it is not
 # a digit. Otherwise it is read, and its low confidence sends the field to review.
 COMB_REJECT = 0.9
+# A comb cell asks for one digit, so a mark in it may be shorter than MIN_DIGIT_HEIGHT (a writer
+# squeezes a small 2 into the cell) and still be read, if it is at least COMB_MIN_HEIGHT digit
+# heights and the model reads it as a digit at least COMB_SMALL_CONF surely. Dots and ticks are
+# shorter, and the model rejects dashes and scraps.
+COMB_MIN_HEIGHT = 0.35
+COMB_SMALL_CONF = 0.9
 # Leftovers of box lines, dust on the rulings and stray strokes sit at a field's ends; a
 # digit-high mark with digits on both sides is far more often a thin 1 than a scrap, so the
 # model's reject probability for it is scaled down by this before it prices skipping it.
@@ -330,7 +336,9 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
     single = {c.start: k for k, c in enumerate(cands) if c.end == c.start + 1}
     if lattice.forced:
         for k, c in enumerate(cands):
-            if not big[c.start] or probs[k, REJECT] > COMB_REJECT:  # a stray mark, or a letter
+            small = not big[c.start] and (c.rect[3] < COMB_MIN_HEIGHT * lattice.digit_height
+                                          or digit_p[k] < COMB_SMALL_CONF)
+            if small or probs[k, REJECT] > COMB_REJECT:  # a stray mark, or a letter
                 reading.skipped_marks += int(big[c.start])
                 continue
             reading.digits.append(DigitRead(int(digit_v[k]), float(digit_p[k]), c.rect))

@@ -211,6 +211,26 @@ def test_a_digit_high_mark_in_a_comb_cell_is_dropped_only_when_surely_not_a_digi
     assert r.digits[0].confidence == pytest.approx(0.27)
 
 
+def _shorten(lat: segment.Lattice, k: int, height: int) -> segment.Lattice:
+    """The lattice with atom k (and its candidate) ``height`` pixels tall."""
+    x, _, w, _ = lat.atoms[k].rect
+    rect = (x, H - height, w, height)
+    lat.atoms[k] = segment.Atom(rect, np.ones((height, w), bool), True, k + 1)
+    lat.candidates[k] = segment.Candidate(k, k + 1, rect, crop=np.zeros((28, 28), np.float32))
+    return lat
+
+
+def test_a_small_digit_alone_in_a_comb_cell_is_read_when_surely_a_digit() -> None:
+    small = int(0.45 * H)  # below MIN_DIGIT_HEIGHT, above COMB_MIN_HEIGHT
+    assert segment.COMB_MIN_HEIGHT * H <= small < segment.MIN_DIGIT_HEIGHT * H
+    sure = _probs((1, 1.0, 0), (2, 0.96, 0.04), (3, 1.0, 0))
+    assert segment.decode(_shorten(_lattice([14, 14, 14], forced=True), 1, small), sure).value == "123"
+    doubtful = _probs((1, 1.0, 0), (2, 0.6, 0.3), (3, 1.0, 0))
+    assert segment.decode(_shorten(_lattice([14, 14, 14], forced=True), 1, small), doubtful).value == "13"
+    dot = int(0.25 * H)  # a dot or a tick: never a digit, however it is read
+    assert segment.decode(_shorten(_lattice([14, 14, 14], forced=True), 1, dot), sure).value == "13"
+
+
 class CountingRecognizer:
     """Wraps the recognizer to count the crops it is asked to classify."""
 
