@@ -24,8 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# pipeline file -> the sample kind it reads (the names the generator gives its files)
-PIPELINES = {"cheque": "cheque", "postal": "postal", "forms": "numbers", "nist-hsf": "hsf"}
+from formreader.pagecrops import PIPELINE_KINDS as PIPELINES  # noqa: E402  pipeline -> sample kind
 NO_OUTPUTS = ["outputs.csv=", "outputs.json=", "outputs.overlays=", "outputs.review="]
 
 
@@ -92,7 +91,12 @@ def main() -> None:
     if args.model:
         os.environ["FORMREADER_MODEL"] = args.model
     t0 = time.perf_counter()
-    folder = samples(args.mnist, args.count, args.seed, args.dpi or [150, 200])
+    from formreader.errors import FormreaderError
+
+    try:
+        folder = samples(args.mnist, args.count, args.seed, args.dpi or [150, 200])
+    except FormreaderError as exc:
+        sys.exit(f"bench_accuracy: {exc}")
     report = score(folder)
     report.update(seed=args.seed, count=args.count, seconds=round(time.perf_counter() - t0, 1))
     if args.json:

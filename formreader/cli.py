@@ -142,6 +142,13 @@ def train(
                                       help="Scan-style copies drawn of each training digit."),
     warp: float = typer.Option(0.0, "--warp", min=0.0, max=1.0,
                                help="Share of training digits bent by an elastic distortion."),
+    learning_rate: float = typer.Option(2e-3, "--learning-rate", min=1e-6, max=1.0, help="Initial learning rate."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start from this model's weights (same --arch), "
+                                        "e.g. to fine-tune on --page-crops; keep its --seed, which fixes the "
+                                        "validation digits."),
+    page_crops: int = typer.Option(0, "--page-crops", min=0,
+                                   help="Also train on the crops the --init model cuts from this many synthetic "
+                                        "pages per shipped pipeline (drawn with training digits)."),
     limit: Optional[int] = typer.Option(None, min=100, help="Train on the first N digits only (smoke tests)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-epoch progress."),
 ) -> None:
@@ -152,9 +159,15 @@ def train(
 
     if arch not in ARCHITECTURES:
         raise typer.BadParameter(f"unknown network {arch!r} (expected one of: {', '.join(ARCHITECTURES)})", param_hint="--arch")
+    if init is not None and not init.is_file():
+        raise typer.BadParameter(f"{init}: model file not found", param_hint="--init")
+    if page_crops and init is None:
+        raise typer.BadParameter("page crops are cut by an existing model: give one with --init", param_hint="--page-crops")
     data = load_mnist(mnist)
     cfg = TrainConfig(arch=arch, epochs=epochs, seed=seed, batch_size=batch_size, limit=limit,
-                      lr_decay=lr_decay, patience=patience, scan_variants=scan_variants, warp=warp)
+                      lr_decay=lr_decay, patience=patience, scan_variants=scan_variants, warp=warp,
+                      learning_rate=learning_rate, init=None if init is None else str(init),
+                      page_crops=page_crops)
     verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)
     card = run_training(data, out, cfg, verbose=verbose)
     t = card["test"]

@@ -24,7 +24,7 @@ from .fields import Box, FieldRegion, box_region, comb_dividers, find_boxes, lin
 from .model import Recognizer
 from .page import field_from_reading, read_page
 from .results import Field
-from .segment import estimate_digit_height, read_lattices, segment_field
+from .segment import Reading, estimate_digit_height, read_lattices, segment_field
 
 Rect = tuple[int, int, int, int]
 RULING_MIN_FRAC = 0.04  # a ruling that frames the form is at least this share of the page width
@@ -221,9 +221,15 @@ def _empty(name: str, bbox: Rect, reason: str | None) -> Field:
                  reason=reason)
 
 
-def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline) -> list[Field]:
+def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline,
+               readings: list[Reading | None] | None = None) -> list[Field]:
     """The pipeline's named fields on one page, in the order the pipeline lists them, before
-    validation. Without named fields, every number the scanner finds."""
+    validation. Without named fields, every number the scanner finds.
+
+    ``readings``: for zone and box layouts, receives each named field's raw reading (None where
+    nothing was read), with the crops the model read: training data cut the way pages are
+    (:mod:`formreader.pagecrops`).
+    """
     options = spec.scan_options()
     layout: Layout = spec.layout
     size = (gray.shape[1], gray.shape[0])
@@ -255,10 +261,12 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline) -> list
             regions.append(box_region(page.mask, comb) if comb else zone_region(page.mask, boxes, rulings, zone))
             problems.append(None)
             zones.append(zone)
-    readings = read_lattices([segment_field(r.mask, r.digit_height, r.cells) if r is not None else None
-                              for r in regions], recognizer)
+    found = read_lattices([segment_field(r.mask, r.digit_height, r.cells) if r is not None else None
+                           for r in regions], recognizer)
+    if readings is not None:
+        readings.extend(found)
     out = []
-    for f, region, reading, problem, zone in zip(spec.fields, regions, readings, problems, zones):
+    for f, region, reading, problem, zone in zip(spec.fields, regions, found, problems, zones):
         reason = "; ".join(p for p in (failure, problem) if p) or None
         if region is None or reading is None or not reading.digits:
             if reading is not None and reading.skipped_marks:  # ink, but no digit: never "ok"

@@ -112,3 +112,13 @@ def test_help_does_not_import_tensorflow(args):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--page-crops", "2"], "--init"),
+    (["--init", "nowhere.keras"], "nowhere.keras: model file not found"),
+])
+def test_train_refuses_page_crops_without_a_model_to_cut_with(args, message, tmp_path):
+    out = run("train", "--out", str(tmp_path / "m.keras"), *args)
+    assert out.returncode == 2
+    assert message in out.stderr and "Traceback" not in out.stderr
