@@ -144,8 +144,8 @@ def train(
                                help="Share of training digits bent by an elastic distortion."),
     learning_rate: float = typer.Option(2e-3, "--learning-rate", min=1e-6, max=1.0, help="Initial learning rate."),
     init: Optional[Path] = typer.Option(None, "--init", help="Start from this model's weights (same --arch), "
-                                        "e.g. to fine-tune on --page-crops; keep its --seed, which fixes the "
-                                        "validation digits."),
+                                        "e.g. to fine-tune on --page-crops; its card's seed keeps the validation "
+                                        "digits it never trained on."),
     page_crops: int = typer.Option(0, "--page-crops", min=0,
                                    help="Also train on the crops the --init model cuts from this many synthetic "
                                         "pages per shipped pipeline (drawn with training digits)."),
