@@ -338,6 +338,12 @@ def _boxes_from_row(row: list[Rect], ink: np.ndarray) -> list[Box]:
     return boxes
 
 
+# Fewest cells of a comb divided by ticks. With 3 (two ticks), two digits touching the top
+# ruling a third of a box apart made a 5-digit HSF box a comb 4 times on 72 fresh HSF pages, and
+# the digit between them was lost; tick combs on forms are for ZIP codes, dates and account
+# numbers (4 cells and more).
+MIN_TICK_CELLS = 4
+
 # A divider candidate: centre x, x0, x1 (exclusive), length up from the bottom ruling, length
 # down from the top one (see divider_candidates).
 Divider = tuple[float, int, int, float, float]
@@ -382,8 +388,8 @@ def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int
     For each cell count n whose cells are 0.4-1.6 box heights wide, every one of the n - 1
     evenly spaced divider positions must hold a candidate, and the matched candidates must look
     alike (all full height, or ticks of similar length from the same ruling); the largest such n
-    wins. Ticks need at least three cells: one stroke touching a ruling mid-box is too easily a
-    digit. Returns (cells, dividers) or ((), ()).
+    wins. Ticks need MIN_TICK_CELLS cells: strokes of digits touching a ruling are too easily
+    ticks. Returns (cells, dividers) or ((), ()).
     """
     ix, iy, iw, ih = inner
     if iw < 0.8 * ih or ih < 4:
@@ -414,7 +420,7 @@ def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int
         elif any(full):
             continue
         else:
-            if n < 3:
+            if n < MIN_TICK_CELLS:
                 continue
             ups = [c[3] >= c[4] for c in chosen]
             if len(set(ups)) != 1:

@@ -401,3 +401,17 @@ def test_the_loop_of_a_bold_letter_or_digit_is_not_a_box(monkeypatch) -> None:
     assert [b.outer for b in boxes] == [(100, 100, 200, 62)]
     monkeypatch.setattr(fields, "MIN_HOLE_PER_RULING", 0.0)
     assert len(fields.find_boxes(mask)) == 2  # the loop passes for a box without the rule
+
+
+def test_two_strokes_hanging_from_the_top_ruling_do_not_make_a_comb(monkeypatch) -> None:
+    """Two digits touching the top ruling a third of a box apart look like the two ticks of a
+    3-cell comb; the box would then be read one digit per cell, losing the digit between."""
+    ink = np.zeros((80, 200), bool)
+    ink[10:13, 20:173] = ink[63:66, 20:173] = True  # top and bottom rulings, 3 px
+    ink[10:66, 20:23] = ink[10:66, 170:173] = True
+    inner, sides = (23, 13, 147, 50), (3, 3, 3, 3)
+    for x in (71, 120):  # at a third and two thirds of the box, 15 px down from the top
+        ink[13:28, x : x + 3] = True
+    assert fields._comb_from_dividers(ink, inner, sides) == ((), ())
+    monkeypatch.setattr(fields, "MIN_TICK_CELLS", 3)
+    assert len(fields._comb_from_dividers(ink, inner, sides)[0]) == 3  # what a 3-cell rule saw
