@@ -30,10 +30,11 @@ REJECT = 10  # index of the reject class
 CLASS_NAMES = [str(d) for d in range(10)] + ["reject"]
 SCREEN_SUFFIX = "-fast"  # digits.keras is screened by digits-fast.keras beside it
 SCREEN_ENV = "FORMREADER_SCREEN"  # "off" reads every crop with the full model
-# A crop the screen reads below this goes to the full model. At 0.99 the pair's argmax equals
-# the full model's on all 10,000 MNIST test digits (4.4% of them go through), and the golden
-# samples read the same.
-SCREEN_CONFIDENCE = 0.99
+# A crop the screen reads below this goes to the full model. At 0.993 the pair's argmax equals
+# the full model's on all 10,000 MNIST test digits (5.2% of them go through). Session 7's
+# fine-tuned pair differed on one digit at 0.99 (a 0 the screen read at 0.9918, rightly, and the
+# full model as a 6); session 4's pair was exact at 0.99 with 4.4% going through.
+SCREEN_CONFIDENCE = 0.993
 
 
 def _conv(x: Any, filters: int, size: int, strides: int = 1, padding: str = "valid") -> Any:

@@ -109,13 +109,14 @@ def test_accuracy_against_truth(golden_results: dict[str, PageResult]) -> None:
     print(f"\ngolden: digit accuracy {acc['digit']:.4f} over {acc['digits']} digits, "
           f"field accuracy {acc['field']:.4f} over {acc['fields']} fields")
     # Regression floors at what the shipped model and scanner measure today (2026-11-21, session
-    # 6: digits 0.9935 of 1535, fields 0.9662 of 296, as in session 4; session 3 was 0.9922 /
-    # 0.9595, session 1 0.9850 / 0.9257). The digit target (0.99) is met; the field target
-    # (0.97) is not: the 10 wrong fields left are digits the model misreads (a 3 as a 5, a 9 with
-    # a broken loop as a 7), not segmentation. On fresh samples (benchmarks/bench_accuracy.py)
-    # the same scanner reads about 95% of fields: this set is easier than most.
-    assert acc["digit"] >= 0.9934
-    assert acc["field"] >= 0.966
+    # 7, model fine-tuned on page crops: digits 0.9941 of 1535, fields 0.9696 of 296; sessions 4-6
+    # 0.9935 / 0.9662, session 3 0.9922 / 0.9595, session 1 0.9850 / 0.9257). The digit target
+    # (0.99) is met; the field target (0.97) is not: the 9 wrong fields left are single digits
+    # the model misreads (a 3 as a 5, a 9 with a broken loop as a 7), not segmentation. On fresh
+    # samples (benchmarks/bench_accuracy.py) the same scanner reads about 95.7% of fields: this
+    # set is easier than most.
+    assert acc["digit"] >= 0.9940
+    assert acc["field"] >= 0.9695
 
 
 def test_wrong_fields_are_flagged(golden_results: dict[str, PageResult]) -> None:
