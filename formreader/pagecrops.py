@@ -25,7 +25,6 @@ from .synth import Digits, decode, render
 
 # shipped pipeline -> the kind of synthetic page it reads (synth.KINDS)
 PIPELINE_KINDS = {"cheque": "cheque", "postal": "postal", "forms": "numbers", "nist-hsf": "hsf"}
-PIPELINES_DIR = Path(__file__).resolve().parents[1] / "pipelines"
 DPIS = (150, 200, 250, 300)
 
 
@@ -67,8 +66,19 @@ def labelled_crops(readings: Sequence[Reading | None], names: Sequence[str], tru
     return xs, ys, reads, skipped
 
 
+def shipped_pipelines() -> Path:
+    """The shipped pipelines' folder: packaged as formreader._pipelines when installed, else the
+    source tree's pipelines/."""
+    from importlib import resources
+
+    try:
+        return Path(str(resources.files("formreader._pipelines")))
+    except ModuleNotFoundError:  # imported from a source tree that was not installed
+        return Path(__file__).resolve().parents[1] / "pipelines"
+
+
 def page_crops(digits: Digits, recognizer: Recognizer, pages: int, seed: int,
-               pipelines_dir: Path = PIPELINES_DIR, dpis: Sequence[int] = DPIS,
+               pipelines_dir: Path | None = None, dpis: Sequence[int] = DPIS,
                progress: Callable[[int, int], None] | None = None) -> PageCrops:
     """Crops from ``pages`` synthetic pages of every kind, drawn with ``digits`` only.
 
@@ -83,8 +93,9 @@ def page_crops(digits: Digits, recognizer: Recognizer, pages: int, seed: int,
     reads: list[int] = []
     fields = skipped = done = 0
     total = pages * len(PIPELINE_KINDS)
+    folder = pipelines_dir if pipelines_dir is not None else shipped_pipelines()
     for name, kind in PIPELINE_KINDS.items():
-        spec = load_pipeline(pipelines_dir / f"{name}.yaml", check_files=False).spec
+        spec = load_pipeline(folder / f"{name}.yaml", check_files=False).spec
         names = [f.name for f in spec.fields]
         for i in range(pages):
             jpeg, info = render(kind, seed + i, digits, dpis[i % len(dpis)])
