@@ -72,7 +72,9 @@ def shipped_pipelines() -> Path:
     from importlib import resources
 
     try:
-        return Path(str(resources.files("formreader._pipelines")))
+        # joinpath: the package has no __init__, and a namespace package's own path is a
+        # MultiplexedPath, not a folder name.
+        return Path(str(resources.files("formreader._pipelines").joinpath("nist-hsf.yaml"))).parent
     except ModuleNotFoundError:  # imported from a source tree that was not installed
         return Path(__file__).resolve().parents[1] / "pipelines"
 
