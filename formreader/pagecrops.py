@@ -21,6 +21,7 @@ import numpy as np
 from .config import load_pipeline
 from .model import Recognizer
 from .segment import Reading
+from .shipped import shipped_pipelines
 from .synth import Digits, decode, render
 
 # shipped pipeline -> the kind of synthetic page it reads (synth.KINDS)
@@ -64,19 +65,6 @@ def labelled_crops(readings: Sequence[Reading | None], names: Sequence[str], tru
             ys.append(int(ch))
             reads.append(d.value)
     return xs, ys, reads, skipped
-
-
-def shipped_pipelines() -> Path:
-    """The shipped pipelines' folder: packaged as formreader._pipelines when installed, else the
-    source tree's pipelines/."""
-    from importlib import resources
-
-    try:
-        # joinpath: the package has no __init__, and a namespace package's own path is a
-        # MultiplexedPath, not a folder name.
-        return Path(str(resources.files("formreader._pipelines").joinpath("nist-hsf.yaml"))).parent
-    except ModuleNotFoundError:  # imported from a source tree that was not installed
-        return Path(__file__).resolve().parents[1] / "pipelines"
 
 
 def page_crops(digits: Digits, recognizer: Recognizer, pages: int, seed: int,

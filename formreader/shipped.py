@@ -1,4 +1,5 @@
-"""Where the model comes from: ``$FORMREADER_MODEL``, else the one shipped inside the package.
+"""Where the model comes from: ``$FORMREADER_MODEL``, else the one shipped inside the package
+(and where the shipped pipelines are).
 
 A module of its own, free of numpy, because the batch parent only names the model file to its
 workers (which load it); importing :mod:`formreader.model` there pulled numpy in before the
@@ -15,12 +16,27 @@ MODEL_ENV = "FORMREADER_MODEL"
 MODEL_FILE = "digits.keras"
 
 
+def _shipped_file(package: str, folder: str, name: str) -> Path:
+    """A file shipped with formreader: in ``package`` when installed (the repository's
+    ``folder`` is packaged under that name), else in ``folder`` of the source tree.
+
+    ``joinpath`` first: the packages have no ``__init__``, and a namespace package's own path is
+    a MultiplexedPath, not a folder name.
+    """
+    try:
+        return Path(str(resources.files(package).joinpath(name)))
+    except ModuleNotFoundError:  # imported from a source tree that was not installed
+        return Path(__file__).resolve().parents[1] / folder / name
+
+
 def default_model_path() -> Path:
     """``$FORMREADER_MODEL`` if set, else the model shipped inside the package."""
     env = os.environ.get(MODEL_ENV)
     if env:
         return Path(env)
-    try:  # installed: models/ is packaged as formreader._models
-        return Path(str(resources.files("formreader._models").joinpath(MODEL_FILE)))
-    except ModuleNotFoundError:  # imported from a source tree that was not installed
-        return Path(__file__).resolve().parents[1] / "models" / MODEL_FILE
+    return _shipped_file("formreader._models", "models", MODEL_FILE)
+
+
+def shipped_pipelines() -> Path:
+    """The folder of the shipped pipeline files (``pipelines/`` in the repository)."""
+    return _shipped_file("formreader._pipelines", "pipelines", "nist-hsf.yaml").parent

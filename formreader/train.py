@@ -134,11 +134,11 @@ def _initial_weights(model: Any, path: str) -> None:
         raise ModelError(f"{path}: not the architecture being trained ({exc})") from None
 
 
-def _split_seed(cfg: TrainConfig) -> int:
+def _split_seed(cfg: TrainConfig, init_card: dict[str, Any] | None) -> int:
     """The seed that splits training from validation digits: the starting model's, when its card
     says (a fine-tuned model must validate on digits its starting model never trained on), else
     ``cfg.seed``."""
-    card = (_init_card(cfg.init) or {}).get("hyperparameters", {})
+    card = (init_card or {}).get("hyperparameters", {})
     return int(card.get("split_seed", card.get("seed", cfg.seed)))
 
 
@@ -230,7 +230,9 @@ def train(data: Mnist, out: Path, cfg: TrainConfig, verbose: int = 1) -> dict[st
     start = time.time()
 
     x_all, y_all = data.x_train, data.y_train
-    perm = np.random.default_rng([_split_seed(cfg), 12345]).permutation(len(x_all))
+    init_card = _init_card(cfg.init)
+    split_seed = _split_seed(cfg, init_card)
+    perm = np.random.default_rng([split_seed, 12345]).permutation(len(x_all))
     val_idx, train_idx = perm[: cfg.val_size], perm[cfg.val_size :]
     if cfg.limit:
         train_idx = train_idx[: cfg.limit]
@@ -290,9 +292,9 @@ def train(data: Mnist, out: Path, cfg: TrainConfig, verbose: int = 1) -> dict[st
         "reject": rejects,
         "data": {"source": data.source, "sha256": data.sha256,
                  "train": int(len(x_train)), "validation": int(len(x_val))},
-        "hyperparameters": {**asdict(cfg), "split_seed": _split_seed(cfg)},
+        "hyperparameters": {**asdict(cfg), "split_seed": split_seed},
         "page_crops": None if crops is None else {**crops.summary(), "first_seed": PAGE_SEED},
-        "init": _init_card(cfg.init),
+        "init": init_card,
         "epochs_run": len(history.get("loss", [])),
         "best_val_loss": float(min(history["val_loss"])) if history.get("val_loss") else None,
         "history": history,
