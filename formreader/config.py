@@ -31,7 +31,7 @@ The schema, by example (every key but ``inputs`` is optional)::
         checksum: aba                     # luhn | aba | mod11
         optional: false                   # true: an empty field is ok
       - {name: amount, zone: [0.65, 0.22, 1, 0.55], type: amount, decimals: 2, thousands: ",", decimal: "."}
-      - {name: date, zone: [0.6, 0, 1, 0.2], type: date, format: MMDDYYYY}
+      - {name: date, zone: [0.6, 0, 1, 0.2], type: date, format: MMDDYYYY, years: [2000, 2099]}
     outputs: {csv: out/r.csv, json: out/r.json, overlays: out/overlays, review: out/review.html}
 """
 
@@ -121,6 +121,7 @@ class FieldSpec(_Strict):
     thousands: str | None = Field(None, max_length=1)  # amount: separator in ``text`` (default ,)
     decimal: str | None = Field(None, max_length=1)  # amount: decimal mark in ``text`` (default .)
     format: str | None = None  # date: e.g. MMDDYYYY, DDMMYY
+    years: list[int] | None = None  # date: [first, last] year it may be (a cheque: this century)
 
     _rect = field_validator("zone")(_check_rect)
 
@@ -132,6 +133,13 @@ class FieldSpec(_Strict):
             raise ValueError("lengths must be >= 1")
         if isinstance(value, list) and not value:
             raise ValueError("needs at least one length")
+        return value
+
+    @field_validator("years")
+    @classmethod
+    def _years(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (len(value) != 2 or value[0] > value[1]):
+            raise ValueError("needs [first, last] with first <= last")
         return value
 
     @field_validator("range")
@@ -383,8 +391,9 @@ def _field_problems(spec: Pipeline) -> list[str]:
         for key in ("decimals", "thousands", "decimal"):
             if getattr(f, key) is not None and f.type != "amount":
                 problems.append(f"{at}.{key}: only for type 'amount'")
-        if f.format is not None and f.type != "date":
-            problems.append(f"{at}.format: only for type 'date'")
+        for key in ("format", "years"):
+            if getattr(f, key) is not None and f.type != "date":
+                problems.append(f"{at}.{key}: only for type 'date'")
         if f.type == "date":
             if f.format is None:
                 problems.append(f"{at}.format: required for type 'date' (e.g. MMDDYYYY)")

@@ -24,6 +24,9 @@ class Digit:
     value: str  # "0".."9"
     confidence: float
     bbox: BBox
+    # P("0".."9") for this mark, when the recognizer gave them: the field rules use them to find
+    # the likeliest reading that passes (validate.repair). Not part of the output.
+    probs: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"value": self.value, "confidence": _conf(self.confidence), "bbox": list(self.bbox)}

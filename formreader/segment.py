@@ -118,6 +118,8 @@ class DigitRead:
     confidence: float
     rect: Rect  # in field-mask pixels
     crop: np.ndarray | None = field(default=None, repr=False, compare=False)  # the 28x28 image read
+    # P(0..9) of the crop: what else it may be, for field rules to weigh (validate.repair)
+    probs: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -342,7 +344,8 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
             if small or probs[k, REJECT] > COMB_REJECT:  # a stray mark, or a letter
                 reading.skipped_marks += int(big[c.start])
                 continue
-            reading.digits.append(DigitRead(int(digit_v[k]), float(digit_p[k]), c.rect, c.crop))
+            reading.digits.append(DigitRead(int(digit_v[k]), float(digit_p[k]), c.rect, c.crop,
+                                            probs[k, :REJECT]))
             reading.spans.append((c.start, c.end))
         return reading
     cost = np.full(n + 1, np.inf)
@@ -382,7 +385,8 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
             reading.skipped_marks += 1
         node = prev
     for k in reversed(chosen):
-        reading.digits.append(DigitRead(int(digit_v[k]), float(digit_p[k]), cands[k].rect, cands[k].crop))
+        reading.digits.append(DigitRead(int(digit_v[k]), float(digit_p[k]), cands[k].rect, cands[k].crop,
+                                              probs[k, :REJECT]))
         reading.spans.append((cands[k].start, cands[k].end))
     return reading
 

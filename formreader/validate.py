@@ -166,7 +166,10 @@ def check(value: str, spec: FieldSpec) -> tuple[list[str], str | None]:
         number = int(value) / 10**decimals
     elif spec.type == "date":
         try:
-            text = parse_date(value, spec.format or "").isoformat()
+            date = parse_date(value, spec.format or "")
+            text = date.isoformat()
+            if spec.years is not None and not spec.years[0] <= date.year <= spec.years[1]:
+                problems.append(f"year {date.year} outside {spec.years[0]}..{spec.years[1]}")
         except ValueError as exc:
             problems.append(f"not a date ({exc})")
         number = None
@@ -177,13 +180,72 @@ def check(value: str, spec: FieldSpec) -> tuple[list[str], str | None]:
     return problems, text
 
 
+# A reading that breaks a rule is wrong somewhere. When putting the model's second guess for
+# one digit makes it pass, that reading is the likelier one, and it is the one reported (still
+# in review, the reason saying what was read). Guesses the model gave less than this are not
+# tried: the repair would be the rule choosing the digit, not the ink.
+REPAIR_MIN_PROB = 0.01
+
+
+def _repairable(spec: FieldSpec) -> bool:
+    """Only rules that few values pass guide a repair: a check digit, a real date, a range.
+    Not a regex, which may spell out the very value expected (the HSF's 0123456789): fitting
+    the reading to it would report the form, not the ink. Length: one digit changed keeps it."""
+    return spec.checksum is not None or spec.type == "date" or spec.range is not None
+
+
+def repair(found: Field, spec: FieldSpec) -> tuple[Field, str] | None:
+    """The likeliest reading of ``found`` that differs from it in one digit and breaks none of
+    ``spec``'s rules, and a note on the change; None when no such reading is worth reporting.
+
+    Likeliest: the largest ratio P(new digit) / P(digit read) of the changed mark, as the
+    recognizer gave them (``Digit.probs``). One check digit catches any single misread digit
+    (ABA, Luhn, mod 11), and most impossible dates are one misread digit away from a real one.
+    """
+    if len(found.digits) != len(found.value) or not _repairable(spec):
+        return None
+    best: tuple[float, int, int] | None = None
+    for i, digit in enumerate(found.digits):
+        if digit.probs is None:
+            return None
+        now = max(digit.probs[int(digit.value)], 1e-12)
+        for alt, p in enumerate(digit.probs):
+            if p < REPAIR_MIN_PROB or str(alt) == digit.value:
+                continue
+            if best is not None and p / now <= best[0]:
+                continue
+            value = found.value[:i] + str(alt) + found.value[i + 1 :]
+            if not check(value, spec)[0]:
+                best = (p / now, i, alt)
+    if best is None:
+        return None
+    _, i, alt = best
+    old = found.digits[i]
+    assert old.probs is not None
+    digits = list(found.digits)
+    digits[i] = dataclasses.replace(old, value=str(alt), confidence=float(old.probs[alt]))
+    fixed = dataclasses.replace(found, value="".join(d.value for d in digits), digits=digits,
+                                confidence=min(d.confidence for d in digits))
+    note = (f"digit {i + 1} taken as {alt} ({old.probs[alt]:.2f}), not {old.value} "
+            f"({old.confidence:.2f}): the likeliest reading that passes")
+    return fixed, note
+
+
 def apply_rules(found: Field, spec: FieldSpec) -> Field:
     """The field renamed to ``spec.name``, with its rules checked.
 
     A field already in review (low confidence, not found) stays there, with the rule failures
-    added to its reason; a field that breaks a rule goes to review.
+    added to its reason; a field that breaks a rule goes to review, with the likeliest reading
+    one digit away that passes (see :func:`repair`) when there is one.
     """
     problems, text = check(found.value, spec)
+    if problems:
+        repaired = repair(found, spec)
+        if repaired is not None:
+            fixed, note = repaired
+            _, text = check(fixed.value, spec)
+            problems = [f"{'; '.join(problems)} as read ({found.value}); {note}"]
+            found = fixed
     reasons = [found.reason] if found.status == "review" and found.reason else []
     reasons += [p for p in problems if p not in reasons]
     status = "review" if (found.status == "review" or problems) else "ok"

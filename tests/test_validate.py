@@ -100,3 +100,60 @@ def test_passing_rules_keep_ok_and_review_stays_review() -> None:
     assert both.reason == ("low confidence; 8 digits, expected 9; does not match regex [0-3][0-9]{8}; "
                            "ABA routing (3-7-1) checksum failed")
     assert apply_rules(found(""), spec(optional=True)).status == "ok"
+
+
+def read_as(value: str, guesses: dict[int, dict[str, float]]) -> Field:
+    """A field read as ``value``; ``guesses[i]`` gives digit i's probabilities (the rest of its
+    probability is on the digit read), other digits are read at 0.999."""
+    digits = []
+    for i, c in enumerate(value):
+        p = [0.0] * 10
+        others = guesses.get(i, {})
+        for d, q in others.items():
+            p[int(d)] = q
+        p[int(c)] = 1.0 - sum(others.values()) if others else 0.999
+        digits.append(Digit(c, p[int(c)], (10 * i, 0, 10, 10), tuple(p)))
+    conf = min(d.confidence for d in digits)
+    return Field("field1", value, conf, "ok", (0, 0, 10 * len(value), 10), digits)
+
+
+def test_a_broken_check_digit_is_mended_by_the_likeliest_second_guess() -> None:
+    # 021000021 is a valid routing number; its 4th digit misread as 7 breaks the checksum. Digit 4's
+    # second guess (0 at 0.30) mends it; digit 8's (a 9 at 0.02) would not pass.
+    out = apply_rules(read_as("021700021", {3: {"0": 0.30}, 7: {"9": 0.02}}), spec(length=9, checksum="aba"))
+    assert out.value == "021000021" and out.status == "review"
+    assert out.reason == ("ABA routing (3-7-1) checksum failed as read (021700021); digit 4 taken as 0 (0.30), "
+                          "not 7 (0.70): the likeliest reading that passes")
+    assert out.digits[3].value == "0" and out.confidence == pytest.approx(0.30)
+
+
+def test_repair_prefers_the_digit_the_model_doubted() -> None:
+    # Read 021700021 (digit 4 is a misread 0). Two single changes pass the checksum: digit 2 -> 9,
+    # a guess at 0.02 against 0.98, and digit 4 -> 0, at 0.40 against 0.60: 30 times likelier.
+    assert aba_ok("091700021") and aba_ok("021000021")
+    out = apply_rules(read_as("021700021", {1: {"9": 0.02}, 3: {"0": 0.40}}), spec(length=9, checksum="aba"))
+    assert out.value == "021000021"
+    out = apply_rules(read_as("021700021", {1: {"9": 0.40}, 3: {"0": 0.02}}), spec(length=9, checksum="aba"))
+    assert out.value == "091700021"
+
+
+def test_no_repair_from_faint_guesses_a_regex_or_without_probabilities() -> None:
+    rules = spec(length=9, checksum="aba")
+    faint = apply_rules(read_as("021700021", {3: {"0": 0.005}}), rules)
+    assert faint.value == "021700021" and faint.reason == "ABA routing (3-7-1) checksum failed"
+    # A regex may spell out the value expected: it never chooses the digits.
+    fixed = apply_rules(read_as("0123456787", {9: {"9": 0.4}}), spec(regex="0123456789"))
+    assert fixed.value == "0123456787" and fixed.reason == "does not match regex 0123456789"
+    # Fields from a recognizer without probabilities are only checked.
+    assert apply_rules(found("021700021"), rules).value == "021700021"
+
+
+def test_date_years_and_an_impossible_date_mended() -> None:
+    rules = spec(type="date", format="MMDDYYYY", years=[2000, 2099])
+    assert apply_rules(found("07252024"), rules).status == "ok"
+    far = apply_rules(found("07252224"), rules)
+    assert far.status == "review" and far.reason == "year 2224 outside 2000..2099"
+    mended = apply_rules(read_as("06712025", {2: {"2": 0.2, "1": 0.1}}), rules)
+    assert (mended.value, mended.text) == ("06212025", "2025-06-21")
+    assert mended.reason is not None and mended.reason.startswith(
+        "not a date (day 71 does not exist in 2025-06) as read (06712025); digit 3 taken as 2 (0.20)")
