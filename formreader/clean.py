@@ -105,7 +105,7 @@ def _histogram(gray: np.ndarray) -> np.ndarray:
     return np.bincount(gray.ravel(), minlength=256).astype(np.float64)
 
 
-def _percentiles(gray: np.ndarray, qs: list[float], hist: np.ndarray | None = None) -> list[float]:
+def percentiles(gray: np.ndarray, qs: list[float], hist: np.ndarray | None = None) -> list[float]:
     """``np.percentile(gray, qs)`` (linear method, the same float arithmetic) of a uint8 image
     from its histogram: the two order statistics around each virtual index are read off the
     cumulative counts instead of partitioning millions of pixels."""
@@ -135,7 +135,7 @@ def lighting_is_uneven(gray: np.ndarray, tolerance: float = 0.15, hist: np.ndarr
     when the caller already has it.
     """
     small = _background_small(gray)
-    (ink,) = _percentiles(gray, [1], hist)
+    (ink,) = percentiles(gray, [1], hist)
     # Bilinear upsampling never leaves the range of the 1/8-scale estimate, so its percentiles
     # lie in [mn, mx]: when even that whole range is within tolerance, the answer is known
     # without building and sorting the full-size background (evenly lit pages, i.e. most).
@@ -144,7 +144,7 @@ def lighting_is_uneven(gray: np.ndarray, tolerance: float = 0.15, hist: np.ndarr
         return False
     h, w = gray.shape
     bg = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    lo, hi = _percentiles(bg, [2, 98])
+    lo, hi = percentiles(bg, [2, 98])
     contrast = max(float(hi) - float(ink), 1.0)
     return (float(hi) - float(lo)) > tolerance * contrast
 
@@ -198,7 +198,7 @@ def sauvola(gray: np.ndarray, window: int | None = None, k: float = 0.2) -> np.n
     window = window or _odd(max(gray.shape) / 40)
     t = threshold_sauvola(gray, window_size=window, k=k)
     bg = estimate_background(gray).astype(np.float32)
-    (ink_level,) = _percentiles(gray, [0.5])
+    (ink_level,) = percentiles(gray, [0.5])
     clearly_dark = gray.astype(np.float32) < bg - 0.25 * np.maximum(bg - ink_level, 1.0)
     return (gray < t) & clearly_dark
 
@@ -487,7 +487,7 @@ def clean_page(gray: np.ndarray, method: str = "auto", deskew: bool = True) -> C
     if deskew:
         angle = estimate_skew(mask)
         if abs(angle) >= 0.1:
-            paper = int(_percentiles(work, [90], hist)[0])
+            paper = int(percentiles(work, [90], hist)[0])
             work, rot = rotate(work, angle, fill=paper)
             to_work = _compose(rot, to_work)
             mask, _ = binarize(work, method)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .clean import CleanPage, clean_page, map_bbox
+from .faint import faint_marks
 from .fields import FieldRegion, find_regions, text_lines
 from .model import Recognizer
 from .results import Digit, Field, ScanOptions
@@ -60,6 +61,24 @@ def _to_source(rect: tuple[int, int, int, int], origin: tuple[int, int], page: C
     return map_bbox((x + origin[0], y + origin[1], w, h), page.from_work, size)
 
 
+def _faint_writing(region: FieldRegion, reading: Reading, page: CleanPage) -> int:
+    """How many digit-sized faint shapes the field holds beside what was read (see
+    :mod:`formreader.faint`): rulings and print removed from the field, and the digits read,
+    are accounted for."""
+    x0, y0 = region.origin
+    h, w = region.mask.shape
+    gray = page.gray[y0 : y0 + h, x0 : x0 + w]
+    if gray.shape != region.mask.shape:  # a region reaching past the page: nothing to compare
+        return 0
+    known = page.mask[y0 : y0 + h, x0 : x0 + w] & ~region.mask
+    for d in reading.digits:
+        x, y, dw, dh = d.rect
+        known[y : y + dh, x : x + dw] = True
+    heights = [d.rect[3] for d in reading.digits]
+    height = float(np.median(heights)) if heights else region.digit_height
+    return len(faint_marks(gray, region.mask, known, height))
+
+
 def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: CleanPage,
                        size: tuple[int, int], threshold: float) -> Field:
     """A result Field from a decoded region: bboxes mapped back to source pixels (``size`` =
@@ -76,6 +95,9 @@ def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: C
         reasons.append(f"below threshold {threshold:.2f}: " + ", ".join(low))
     if reading.skipped_marks:
         reasons.append(f"{reading.skipped_marks} mark(s) not read as digits")
+    faint = _faint_writing(region, reading, page)
+    if faint:
+        reasons.append(f"{faint} faint mark(s) the size of a digit not read")
     bbox = map_bbox(region.bbox, page.from_work, size)
     return Field(name=name, value="".join(d.value for d in digits), confidence=conf,
                  status="review" if reasons else "ok", bbox=bbox, digits=digits,
