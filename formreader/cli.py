@@ -79,6 +79,9 @@ def scan(
     model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
     mode: FieldMode = typer.Option(FieldMode.auto, "--mode",
                                    help="Where numbers are: boxes (printed boxes), free (anywhere), or auto."),
+    faint_check: bool = typer.Option(True, "--faint-check/--no-faint-check",
+                                     help="Review fields showing faint writing that was not read (turn off for "
+                                          "forms with light drop-out guides in their boxes)."),
 ) -> None:
     """Read the handwritten numbers on scanned pages into JSON or CSV, with a confidence per digit.
 
@@ -102,7 +105,7 @@ def scan(
             overlay.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             fail(f"{overlay}: cannot create overlay directory ({exc.strerror or exc})")
-    options = ScanOptions(threshold=threshold, field_mode=mode.value)
+    options = ScanOptions(threshold=threshold, field_mode=mode.value, faint_check=faint_check)
     check_model(model, workers)  # a missing model is exit 2 before any output is started
 
     pages = failed = review = 0

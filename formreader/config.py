@@ -15,7 +15,7 @@ The schema, by example (every key but ``inputs`` is optional)::
     inputs: ["scans/*.png", extra.pdf]    # files or globs; each must match something
     model: models/digits.keras            # default: $FORMREADER_MODEL, else the shipped model
     threshold: 0.9                        # a digit below this confidence sends its field to review
-    cleaning: {deskew: true, binarize: auto, dpi: 300}   # auto | otsu | sauvola; dpi for PDFs
+    cleaning: {deskew: true, binarize: auto, dpi: 300, faint_check: true}   # auto | otsu | sauvola; dpi for PDFs
     layout:
       mode: zones                         # auto | boxes | free | zones
       registration: lines                 # zones are fractions of: lines | marks | none (the page)
@@ -84,6 +84,9 @@ class Cleaning(_Strict):
     deskew: bool = True
     binarize: Literal["auto", "otsu", "sauvola"] = "auto"
     dpi: int = Field(300, ge=50, le=1200, description="render resolution for PDF pages")
+    # Review a field that shows faint writing nobody read (formreader.faint); off for forms
+    # printed with light drop-out guides in their boxes, which would all be flagged.
+    faint_check: bool = True
 
 
 class Layout(_Strict):
@@ -185,7 +188,7 @@ class Pipeline(_Strict):
         mode = {"zones": "free"}.get(self.layout.mode, self.layout.mode)
         return ScanOptions(threshold=self.threshold, field_mode=mode,  # type: ignore[arg-type]
                            deskew=self.cleaning.deskew, binarize=self.cleaning.binarize,
-                           dpi=self.cleaning.dpi)
+                           dpi=self.cleaning.dpi, faint_check=self.cleaning.faint_check)
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def _faint_writing(region: FieldRegion, reading: Reading, page: CleanPage) -> in
 
 
 def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: CleanPage,
-                       size: tuple[int, int], threshold: float) -> Field:
+                       size: tuple[int, int], threshold: float, faint_check: bool = True) -> Field:
     """A result Field from a decoded region: bboxes mapped back to source pixels (``size`` =
     source width, height), confidence = the weakest digit, review when a digit is below
     ``threshold`` or a digit-sized mark could not be read (the reason says which)."""
@@ -95,7 +95,7 @@ def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: C
         reasons.append(f"below threshold {threshold:.2f}: " + ", ".join(low))
     if reading.skipped_marks:
         reasons.append(f"{reading.skipped_marks} mark(s) not read as digits")
-    faint = _faint_writing(region, reading, page)
+    faint = _faint_writing(region, reading, page) if faint_check else 0
     if faint:
         reasons.append(f"{faint} faint mark(s) the size of a digit not read")
     bbox = map_bbox(region.bbox, page.from_work, size)
@@ -120,5 +120,5 @@ def read_page(gray: np.ndarray, recognizer: Recognizer, options: ScanOptions = S
     for region, reading in zip(regions, read_lattices(lattices, recognizer, give_up=is_words)):
         if reading is not None and is_number(reading):
             fields.append(field_from_reading(f"field_{len(fields) + 1:02d}", region, reading, page,
-                                             size, options.threshold))
+                                             size, options.threshold, options.faint_check))
     return fields

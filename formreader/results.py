@@ -96,3 +96,4 @@ class ScanOptions:
     deskew: bool = True
     binarize: Literal["auto", "otsu", "sauvola"] = "auto"
     dpi: int = 300  # render resolution for PDF pages
+    faint_check: bool = True  # review fields with faint writing nobody read (formreader.faint)

@@ -273,7 +273,7 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline,
                 reason = "; ".join(r for r in (reason, f"{reading.skipped_marks} mark(s) not read as digits") if r)
             out.append(_empty(f.name, map_bbox(region.bbox if region else zone, page.from_work, size), reason))
             continue
-        field = field_from_reading(f.name, region, reading, page, size, spec.threshold)
+        field = field_from_reading(f.name, region, reading, page, size, spec.threshold, options.faint_check)
         if reason:
             field = dataclasses.replace(field, status="review",
                                         reason="; ".join(r for r in (reason, field.reason) if r))

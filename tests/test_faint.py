@@ -71,18 +71,36 @@ def test_marks_lie_inside_the_field_and_outside_what_is_known(x: int, y: int, r:
         assert not known[my : my + mh, mx : mx + mw].all()
 
 
-def test_a_field_with_a_faint_digit_goes_to_review(mnist, recognizer) -> None:
+def faint_fourth_digit(mnist, recognizer) -> tuple[np.ndarray, np.ndarray]:
+    """A boxed field reading 076, and the same page with a fourth digit in a light pen: well
+    above the page's Otsu threshold, so binarization leaves only specks of it."""
     bank = pick_digits(mnist.x_test, mnist.y_test, recognizer)
     page = Page(700, 300)
     page.box(100, 100, 400, 90)
     x = page.write(digits_for("076", bank), 130, 115, 60, 30)
-    # The fourth digit in a light pen: well above the page's Otsu threshold.
     light = Page(700, 300)
     light.paint(digits_for("4", bank)[0], x + 30, 115, 60)
     faint = (PAPER - (PAPER - light.gray.astype(np.float32)) * 0.45).astype(np.uint8)
-    read = read_page(np.minimum(page.gray, faint), recognizer)
+    return page.gray, np.minimum(page.gray, faint)
+
+
+def test_a_field_with_a_faint_digit_goes_to_review(mnist, recognizer) -> None:
+    plain, faint = faint_fourth_digit(mnist, recognizer)
+    read = read_page(faint, recognizer)
     assert [f.value for f in read] == ["076"]
     assert read[0].status == "review" and "1 faint mark(s) the size of a digit not read" in read[0].reason
     # The same field without the faint digit is not flagged.
-    plain = read_page(page.gray, recognizer)
-    assert [f.value for f in plain] == ["076"] and "faint" not in (plain[0].reason or "")
+    read = read_page(plain, recognizer)
+    assert [f.value for f in read] == ["076"] and "faint" not in (read[0].reason or "")
+
+
+def test_the_check_can_be_turned_off(mnist, recognizer, tmp_path) -> None:
+    from formreader.config import load_pipeline
+    from formreader.results import ScanOptions
+
+    _, gray = faint_fourth_digit(mnist, recognizer)
+    off = read_page(gray, recognizer, ScanOptions(faint_check=False))
+    assert [f.value for f in off] == ["076"] and "faint" not in (off[0].reason or "")
+    cv2.imwrite(str(tmp_path / "p.png"), gray)
+    (tmp_path / "p.yaml").write_text("inputs: [p.png]\ncleaning: {faint_check: false}\n")
+    assert load_pipeline(tmp_path / "p.yaml").spec.scan_options().faint_check is False
