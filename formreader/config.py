@@ -22,7 +22,7 @@ The schema, by example (every key but ``inputs`` is optional)::
       region: [0, 0.2, 1, 0.6]            # boxes/free: count only fields centred in this area
     fields:                               # none: every number found, named by the scanner
       - name: routing
-        zone: [0.0, 0.72, 0.5, 1.0]       # zones mode; boxes mode: box: N; auto/free: index: N
+        zone: [0.0, 0.72, 0.5, 1.0]       # zones mode; boxes mode: box: N or [LINE, N]; auto/free: index: N
         cells: 9                          # zones mode: a comb of 9 cells
         type: digits                      # digits | amount | date
         length: 9                         # or [5, 9], or min_length / max_length
@@ -105,7 +105,10 @@ class Layout(_Strict):
 class FieldSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$", max_length=64)
     # Exactly one locator, suited to the layout mode.
-    box: int | None = Field(None, ge=0, description="n-th box in reading order (boxes mode)")
+    # Boxes mode: the n-th box in reading order, or [line, n]: the n-th box of the line-th line
+    # of boxes. Lines contain a missing box's damage: the rest of the form keeps its boxes, and
+    # a line with fewer boxes than the pipeline names sends its fields to review.
+    box: int | list[int] | None = None
     index: int | None = Field(None, ge=0, description="n-th number in reading order (free/auto)")
     zone: Rect | None = None
     # Zones mode: the field is a comb of this many cells (one digit each). Knowing the count from
@@ -136,6 +139,15 @@ class FieldSpec(_Strict):
             raise ValueError("lengths must be >= 1")
         if isinstance(value, list) and not value:
             raise ValueError("needs at least one length")
+        return value
+
+    @field_validator("box")
+    @classmethod
+    def _box(cls, value: int | list[int] | None) -> int | list[int] | None:
+        if isinstance(value, list) and len(value) != 2:
+            raise ValueError("needs a box number, or [line, n]")
+        if value is not None and min([value] if isinstance(value, int) else value) < 0:
+            raise ValueError("box numbers count from 0")
         return value
 
     @field_validator("years")

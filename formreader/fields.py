@@ -512,6 +512,15 @@ def _reading_key(rects_or_boxes: list[Any]) -> Callable[[Any], tuple[int, int, i
     return lambda o: (line_of.get(rect(o), 0), rect(o)[0], rect(o)[1])
 
 
+def box_lines(boxes: list[Box]) -> list[list[Box]]:
+    """Boxes grouped into lines (as reading order groups them, top to bottom), each left to right."""
+    key = _reading_key(boxes)
+    lines: dict[int, list[Box]] = {}
+    for b in sorted(boxes, key=key):
+        lines.setdefault(key(b)[0], []).append(b)
+    return [lines[k] for k in sorted(lines)]
+
+
 def reading_order(items: list[Any]) -> list[Any]:
     """Boxes, regions or rects sorted into reading order (lines top to bottom, then x)."""
     return sorted(items, key=_reading_key(items))

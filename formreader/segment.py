@@ -386,7 +386,7 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
         node = prev
     for k in reversed(chosen):
         reading.digits.append(DigitRead(int(digit_v[k]), float(digit_p[k]), cands[k].rect, cands[k].crop,
-                                              probs[k, :REJECT]))
+                                        probs[k, :REJECT]))
         reading.spans.append((cands[k].start, cands[k].end))
     return reading
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from .clean import clean_page, map_bbox
 from .config import FieldSpec, Layout, Pipeline
-from .fields import Box, FieldRegion, box_region, comb_dividers, find_boxes, line_masks
+from .fields import Box, FieldRegion, box_lines, box_region, comb_dividers, find_boxes, line_masks
 from .model import Recognizer
 from .page import field_from_reading, read_page
 from .results import Field
@@ -245,12 +245,11 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline,
     zones: list[Rect] = []
     if layout.mode == "boxes":
         counted = [b for b in boxes if _inside(b.outer, frame, layout.region)]
-        for f in spec.fields:
-            assert f.box is not None
-            ok = f.box < len(counted)
-            regions.append(box_region(page.mask, counted[f.box]) if ok else None)
-            problems.append(None if ok else f"box {f.box} not found (the page has {len(counted)} boxes)")
-            zones.append(counted[f.box].outer if ok else (0, 0, 0, 0))
+        located = _locate_boxes(counted, spec.fields)
+        for box, problem in located:
+            regions.append(box_region(page.mask, box) if box is not None else None)
+            problems.append(problem)
+            zones.append(box.outer if box is not None else (0, 0, 0, 0))
     else:
         horiz, vert = line_masks(page.mask)
         rulings = long_rulings(horiz, vert)
@@ -278,6 +277,45 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline,
             field = dataclasses.replace(field, status="review",
                                         reason="; ".join(r for r in (reason, field.reason) if r))
         out.append(field)
+    return out
+
+
+def _locate_boxes(boxes: list[Box], fields: Sequence[FieldSpec]) -> list[tuple[Box | None, str | None]]:
+    """Each field's box (None when the page has no such box), and why to doubt it.
+
+    ``box: N`` counts through all boxes in reading order: one box missed or added upstream moves
+    every later field onto its neighbour's box, unnoticed. ``box: [line, n]`` counts within a
+    line of boxes, so only that line is affected, and a line holding fewer boxes than the
+    pipeline names (or a page with fewer lines) is said to be one: its fields go to review.
+    """
+    lines = box_lines(boxes)
+    named: dict[int, int] = {}  # line -> boxes the pipeline names in it
+    for f in fields:
+        if isinstance(f.box, list):
+            named[f.box[0]] = max(named.get(f.box[0], 0), f.box[1] + 1)
+    missing_lines = max(named, default=-1) + 1 - len(lines)
+    out: list[tuple[Box | None, str | None]] = []
+    for f in fields:
+        if isinstance(f.box, int):
+            ok = f.box < len(boxes)
+            out.append((boxes[f.box] if ok else None,
+                        None if ok else f"box {f.box} not found (the page has {len(boxes)} boxes)"))
+            continue
+        assert f.box is not None
+        line, n = f.box
+        row = lines[line] if line < len(lines) else []
+        if missing_lines > 0:
+            doubt = (f"the page has {len(lines)} lines of boxes, the pipeline names {len(lines) + missing_lines}: "
+                     "which is which is uncertain")
+        elif len(row) < named[line]:
+            doubt = (f"line {line} of boxes has {len(row)} boxes, the pipeline names {named[line]}: "
+                     "which is which is uncertain")
+        else:
+            doubt = None
+        if n >= len(row):
+            out.append((None, f"box [{line}, {n}] not found" + (f" ({doubt})" if doubt else "")))
+        else:
+            out.append((row[n], doubt))
     return out
 
 
