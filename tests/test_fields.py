@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -415,3 +417,42 @@ def test_two_strokes_hanging_from_the_top_ruling_do_not_make_a_comb(monkeypatch)
     assert fields._comb_from_dividers(ink, inner, sides) == ((), ())
     monkeypatch.setattr(fields, "MIN_TICK_CELLS", 3)
     assert len(fields._comb_from_dividers(ink, inner, sides)[0]) == 3  # what a 3-cell rule saw
+
+
+@pytest.fixture(scope="module")
+def test_digits(mnist):
+    from formreader.synth import Digits
+
+    return Digits.from_mnist(mnist.x_test, mnist.y_test)
+
+
+def _box_lines(gray: np.ndarray) -> list[int]:
+    return [len(line) for line in fields.box_lines(fields.find_boxes(clean.clean_page(gray).mask))]
+
+
+def test_a_box_notched_by_bold_digits_fused_with_its_sides_is_found(test_digits, monkeypatch) -> None:
+    """A held-out HSF page (bench_accuracy seed 17000, sample 13): a bold 1 and 4 fused with
+    the rulings of the "14" box left notches in the mask of rulings that took 23% of its writing
+    area; the box was lost and, counted by index, every later field read its neighbour's box."""
+    from formreader.synth import decode, render
+
+    gray = decode(render("hsf", 17013, test_digits, 200)[0])
+    assert _box_lines(gray) == [3, 3, 5, 5, 5, 5, 5, 1]
+    monkeypatch.setattr(fields, "NOTCHED_FILL", fields.MIN_HOLE_FILL)  # rectangles only
+    assert _box_lines(gray) == [3, 3, 5, 5, 4, 5, 5, 1]
+
+
+def test_neither_the_loop_of_a_bold_0_nor_a_broken_comb_is_a_notched_box(test_digits, monkeypatch) -> None:
+    from formreader.synth import decode, render
+
+    # A meter card (seed 7000, sample 0): a bold 0 whose loop fills 78% of its rectangle, as an
+    # ellipse does; taken for a box, it held the meter zone, which then read nothing.
+    card = decode(render("numbers", 7000, test_digits, 150)[0])
+    assert fields.find_boxes(clean.clean_page(card).mask) == []
+    # A golden cheque: digits written across the date comb's dividers join its cells into one
+    # hole with six notches; read as a plain box, the dividers became 1s.
+    sample = Path(__file__).resolve().parents[1] / "samples" / "cheque-004.jpg"
+    cheque = clean.clean_page(cv2.imread(str(sample), cv2.IMREAD_GRAYSCALE)).mask
+    n = len(fields.find_boxes(cheque))
+    monkeypatch.setattr(fields, "MAX_NOTCHES", 10)
+    assert len(fields.find_boxes(cheque)) == n + 1
