@@ -50,6 +50,9 @@ STRAIGHT_SIDES = (0.9, 0.5)
 # More notches than this, evenly cut from a ruling, are the dividers of a comb (the comb finder
 # reads those); the notched boxes had 1-2, a cheque's date comb 6.
 MAX_NOTCHES = 3
+# Between two holes, a column at most this inked over their common height is paper: two boxes
+# side by side, not one box split by a stroke.
+PAPER_COLUMN = 0.05
 
 
 @dataclass(frozen=True)
@@ -331,6 +334,19 @@ def _extend(ink: np.ndarray, x: int, step: int, limit: int, y0: int, y1: int, ca
     return c if step < 0 else c + 1
 
 
+def _paper_between(ink: np.ndarray, left: Rect, right: Rect) -> bool:
+    """Whether a column of paper runs down between two holes a ruling or two apart: the sides
+    of two boxes drawn a few pixels apart, not the one stroke of a 1 (or a comb's divider)
+    splitting one box. (Boxes so close were merged into one, and a line of four HSF boxes read
+    as one.) Wider gaps are a lost comb cell, where the paper beside its digit means nothing."""
+    x0, x1 = left[0] + left[2], right[0]
+    y0, y1 = max(left[1], right[1]), min(left[1] + left[3], right[1] + right[3])
+    if x1 - x0 < 3 or y1 - y0 < 4:
+        return False
+    inked = ink[y0:y1, x0:x1].sum(axis=0)
+    return bool((inked <= PAPER_COLUMN * (y1 - y0)).any())
+
+
 def _boxes_from_row(row: list[Rect], ink: np.ndarray) -> list[Box]:
     cap = max(2, int(0.25 * min(r[3] for r in row)))
     # Split the row where neighbouring holes are far apart (separate boxes of one network),
@@ -344,7 +360,8 @@ def _boxes_from_row(row: list[Rect], ink: np.ndarray) -> list[Box]:
         y0 = min(q[1] for q in g + [r])
         y1 = max(q[1] + q[3] for q in g + [r])
         span = max(max(q[3] for q in g + [r]), median([q[2] for q in g + [r]]))
-        if gap > 2 * cap and not (gap <= 1.6 * span and _rulings_continue(ink, prev[0] + prev[2], r[0], y0, y1, cap)):
+        far = gap > 2 * cap and not (gap <= 1.6 * span and _rulings_continue(ink, prev[0] + prev[2], r[0], y0, y1, cap))
+        if far or (gap <= cap and _paper_between(ink, prev, r)):
             groups.append([r])
         else:
             g.append(r)

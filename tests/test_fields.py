@@ -456,3 +456,23 @@ def test_neither_the_loop_of_a_bold_0_nor_a_broken_comb_is_a_notched_box(test_di
     n = len(fields.find_boxes(cheque))
     monkeypatch.setattr(fields, "MAX_NOTCHES", 10)
     assert len(fields.find_boxes(cheque)) == n + 1
+
+
+def test_boxes_drawn_a_few_pixels_apart_stay_two_and_a_1_does_not_split_a_box(monkeypatch) -> None:
+    """Two boxes drawn 3 px apart and touching at a corner (one network of rulings) are two
+    boxes (merged, a line of four HSF boxes on a held-out page read as one); a bold 1 touching
+    both rulings of one box is a stroke, and the box stays one."""
+    mask = np.zeros((300, 600), bool)
+    for x0 in (100, 203):  # box A 100-200, box B 203-403
+        mask[100:102, x0 : x0 + 200 if x0 == 203 else 200] = True
+        mask[160:162, x0 : x0 + 200 if x0 == 203 else 200] = True
+    for x in (100, 198, 203, 401):
+        mask[100:162, x : x + 2] = True
+    mask[100:103, 198:205] = True  # the corners touch
+    mask[200:202, 100:300] = mask[260:262, 100:300] = True  # a third box, below ...
+    mask[200:262, 100:102] = mask[200:262, 298:300] = True
+    mask[202:260, 180:185] = True  # ... split by a bold 1 from ruling to ruling
+    outer = sorted(b.outer for b in fields.find_boxes(mask))
+    assert outer == [(100, 100, 100, 62), (100, 200, 200, 62), (203, 100, 200, 62)]
+    monkeypatch.setattr(fields, "PAPER_COLUMN", -1.0)  # no paper column counts
+    assert len(fields.find_boxes(mask)) == 2
