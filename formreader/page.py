@@ -95,6 +95,9 @@ def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: C
         reasons.append(f"below threshold {threshold:.2f}: " + ", ".join(low))
     if reading.skipped_marks:
         reasons.append(f"{reading.skipped_marks} mark(s) not read as digits")
+    if reading.fitted_from is not None:
+        reasons.append(f"read as {reading.fitted_from or '(nothing)'} ({len(reading.fitted_from)} digits); "
+                       f"the likeliest reading with a length the rules accept")
     faint = _faint_writing(region, reading, page) if faint_check else 0
     if faint:
         reasons.append(f"{faint} faint mark(s) the size of a digit not read")

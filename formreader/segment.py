@@ -12,7 +12,7 @@ the reading whose digits the model is most sure of (:func:`decode`). Atoms the m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -130,6 +130,9 @@ class Reading:
     skipped_marks: int = 0  # digit-sized marks the model rejected (letters, scribbles)
     marks: int = 0  # digit-sized marks in the field
     spans: list[tuple[int, int]] = field(default_factory=list)  # each digit's atoms [start, end)
+    # The unconstrained reading, when this one was fitted to the field's length rule
+    # (read_lattices ``lengths``): the field goes to review saying so.
+    fitted_from: str | None = None
 
     @property
     def value(self) -> str:
@@ -348,47 +351,111 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
                                             probs[k, :REJECT]))
             reading.spans.append((c.start, c.end))
         return reading
+    tall, skip, by_start = _edge_costs(lattice, probs, big, big_at, single)
     cost = np.full(n + 1, np.inf)
     cost[0] = 0.0
     back: list[tuple[int, int] | None] = [None] * (n + 1)  # (previous node, candidate or -1)
-    by_start: dict[int, list[int]] = {}
-    for k, c in enumerate(cands):
-        by_start.setdefault(c.start, []).append(k)
     for i in range(n):
         if not np.isfinite(cost[i]):
             continue
         for k in by_start.get(i, []):
-            c = cands[k]
-            if c.rect[3] < MIN_DIGIT_HEIGHT * lattice.digit_height:
+            if not tall[k]:
                 continue
             new = cost[i] - np.log(digit_p[k] + _EPS)
-            if new < cost[c.end] - 1e-12:
-                cost[c.end], back[c.end] = new, (i, k)
+            if new < cost[cands[k].end] - 1e-12:
+                cost[cands[k].end], back[cands[k].end] = new, (i, k)
+        if cost[i] + skip[i] < cost[i + 1] - 1e-12:
+            cost[i + 1], back[i + 1] = cost[i] + skip[i], (i, -1)
+    node = n
+    steps: list[tuple[int, int]] = []
+    while node > 0:
+        prev, k = back[node]  # type: ignore[misc]
+        steps.append((prev, k))
+        node = prev
+    return _reading_of(reading, lattice, probs, big, steps[::-1])
+
+
+def _edge_costs(lattice: Lattice, probs: np.ndarray, big: list[bool], big_at: list[int],
+                single: dict[int, int]) -> tuple[list[bool], list[float], dict[int, list[int]]]:
+    """The path's edges (see :func:`decode`): which candidates may be digits (tall enough), the
+    cost of skipping each atom, and the candidates starting at each atom."""
+    atoms, cands = lattice.atoms, lattice.candidates
+    tall = [c.rect[3] >= MIN_DIGIT_HEIGHT * lattice.digit_height for c in cands]
+    by_start: dict[int, list[int]] = {}
+    for k, c in enumerate(cands):
+        by_start.setdefault(c.start, []).append(k)
+    skip = []
+    for i in range(len(atoms)):
         if atoms[i].whole and i in single:
             p_skip = probs[single[i], REJECT]
             if big[i] and big_at[0] < i < big_at[-1]:
                 p_skip *= INTERIOR_REJECT
             if not big[i]:  # too small to be a digit: skipping costs at most -log(1/2)
                 p_skip = max(p_skip, SMALL_MARK_SKIP)
-            step = -np.log(p_skip + _EPS)
+            skip.append(-np.log(p_skip + _EPS))
         else:  # a slice: only when nothing else reaches past it (never in practice)
-            step = -np.log(_EPS) * 2
-        if cost[i] + step < cost[i + 1] - 1e-12:
-            cost[i + 1], back[i + 1] = cost[i] + step, (i, -1)
-    node = n
-    chosen: list[int] = []
-    while node > 0:
-        prev, k = back[node]  # type: ignore[misc]
-        if k >= 0:
-            chosen.append(k)
-        elif big[prev]:
-            reading.skipped_marks += 1
-        node = prev
-    for k in reversed(chosen):
+            skip.append(-np.log(_EPS) * 2)
+    return tall, skip, by_start
+
+
+def _reading_of(reading: Reading, lattice: Lattice, probs: np.ndarray, big: list[bool],
+                steps: list[tuple[int, int]]) -> Reading:
+    """``reading`` filled from a path's steps (previous atom, candidate or -1 for a skip)."""
+    digit_p = probs[:, :REJECT].max(axis=1)
+    digit_v = probs[:, :REJECT].argmax(axis=1)
+    cands = lattice.candidates
+    for prev, k in steps:
+        if k < 0:
+            reading.skipped_marks += int(big[prev])
+            continue
         reading.digits.append(DigitRead(int(digit_v[k]), float(digit_p[k]), cands[k].rect, cands[k].crop,
                                         probs[k, :REJECT]))
         reading.spans.append((cands[k].start, cands[k].end))
     return reading
+
+
+def decode_counted(lattice: Lattice, probs: np.ndarray, count_ok: Callable[[int], bool]) -> Reading | None:
+    """The most probable reading of a free field among those whose digit count ``count_ok``
+    accepts (a field's length rule); None when no path gives such a count.
+
+    The same path costs as :func:`decode`, searched over (atom boundary, digits so far): a
+    field read one digit long or short usually holds the right cut or merge at little more cost.
+    """
+    atoms, cands = lattice.atoms, lattice.candidates
+    n = len(atoms)
+    if n == 0 or lattice.forced:
+        return None
+    big = [a.rect[3] >= MIN_DIGIT_HEIGHT * lattice.digit_height for a in atoms]
+    big_at = [i for i, b in enumerate(big) if b]
+    single = {c.start: k for k, c in enumerate(cands) if c.end == c.start + 1}
+    digit_p = probs[:, :REJECT].max(axis=1)
+    tall, skip, by_start = _edge_costs(lattice, probs, big, big_at, single)
+    cost = np.full((n + 1, n + 1), np.inf)
+    cost[0, 0] = 0.0
+    back: dict[tuple[int, int], tuple[int, int, int]] = {}
+    for i in range(n):
+        for m in np.flatnonzero(np.isfinite(cost[i])):
+            m = int(m)
+            for k in by_start.get(i, []):
+                j = cands[k].end
+                if not tall[k] or m + 1 > n:
+                    continue
+                new = cost[i, m] - np.log(digit_p[k] + _EPS)
+                if new < cost[j, m + 1] - 1e-12:
+                    cost[j, m + 1], back[(j, m + 1)] = new, (i, m, k)
+            if cost[i, m] + skip[i] < cost[i + 1, m] - 1e-12:
+                cost[i + 1, m], back[(i + 1, m)] = cost[i, m] + skip[i], (i, m, -1)
+    ends = [m for m in range(n + 1) if np.isfinite(cost[n, m]) and count_ok(m)]
+    if not ends:
+        return None
+    node, m = n, min(ends, key=lambda e: (cost[n, e], e))
+    steps: list[tuple[int, int]] = []
+    while node > 0:
+        prev, pm, k = back[(node, m)]
+        steps.append((prev, k))
+        node, m = prev, pm
+    reading = Reading(marks=int(sum(1 for a, b in zip(atoms, big) if a.whole and b)))
+    return _reading_of(reading, lattice, probs, big, steps[::-1])
 
 
 # A whole blob read as a digit at least this surely, and no wider than SETTLED_WIDTH digit
@@ -422,7 +489,8 @@ def _doubtful_atoms(lattice: Lattice, reading: Reading) -> set[int]:
 
 
 def read_lattices(lattices: list[Lattice | None], recognizer: "Recognizer",
-                  give_up: Callable[[Reading], bool] | None = None) -> list[Reading | None]:
+                  give_up: Callable[[Reading], bool] | None = None,
+                  lengths: Sequence[Callable[[int], bool] | None] | None = None) -> list[Reading | None]:
     """Decode many fields (e.g. all of a page), classifying as few candidates as need be.
 
     Most handwritten digits are separate and clear: one blob of ink, one digit. So first every
@@ -434,9 +502,13 @@ def read_lattices(lattices: list[Lattice | None], recognizer: "Recognizer",
     search would, and reads the same. ``give_up``: a field whose blob reading it accepts (e.g.
     plainly words, not a number) keeps that reading unsearched. None for a field without a
     lattice or without candidates.
+
+    ``lengths``: per field, the digit counts its rules accept (None: any). A free field read
+    with another count has every candidate classified and is read again, constrained to those
+    counts (:func:`decode_counted`); the reading says it was (``fitted_from``).
     """
     if any(lat is not None and lat.free is not None for lat in lattices):
-        return _read_combs_both_ways(lattices, recognizer, give_up)
+        return _read_combs_both_ways(lattices, recognizer, give_up, lengths)
     first: list[list[int]] = []
     for lat in lattices:
         if lat is None:
@@ -472,11 +544,41 @@ def read_lattices(lattices: list[Lattice | None], recognizer: "Recognizer",
             assert lat is not None and pr is not None
             seen = sorted(first[i] + ks)
             out[i] = decode(_sub(lat, seen), pr[seen])
+    if lengths is not None:
+        _fit_lengths(lattices, out, [sorted(a + b) for a, b in zip(first, more)], probs, recognizer, lengths)
     return out
 
 
+def _fit_lengths(lattices: list[Lattice | None], out: list[Reading | None], seen: list[list[int]],
+                 probs: list[np.ndarray | None], recognizer: "Recognizer",
+                 lengths: Sequence[Callable[[int], bool] | None]) -> None:
+    """Read again, within their length rules, the free fields read with a digit count the rules
+    refuse: their remaining candidates in one model call, then :func:`decode_counted`."""
+    misfits = [i for i, (lat, reading, ok) in enumerate(zip(lattices, out, lengths))
+               if lat is not None and not lat.forced and reading is not None and ok is not None
+               and not ok(len(reading.digits))]
+    if not misfits:
+        return
+    rest: list[list[int]] = [[] for _ in lattices]
+    for i in misfits:
+        lat = lattices[i]
+        assert lat is not None
+        known = set(seen[i])
+        rest[i] = [k for k in range(len(lat.candidates)) if k not in known]
+    _classify_into(lattices, rest, probs, recognizer)
+    for i in misfits:
+        lat, pr, ok, reading = lattices[i], probs[i], lengths[i], out[i]
+        assert lat is not None and pr is not None and ok is not None and reading is not None
+        every = list(range(len(lat.candidates)))
+        fitted = decode_counted(_sub(lat, every), pr[every], ok)
+        if fitted is not None:
+            fitted.fitted_from = reading.value
+            out[i] = fitted
+
+
 def _read_combs_both_ways(lattices: list[Lattice | None], recognizer: "Recognizer",
-                          give_up: Callable[[Reading], bool] | None) -> list[Reading | None]:
+                          give_up: Callable[[Reading], bool] | None,
+                          lengths: Sequence[Callable[[int], bool] | None] | None = None) -> list[Reading | None]:
     """:func:`read_lattices` for fields where a stray comb also has a free reading: both are
     decoded (in the same model calls) and the one with as many digits as the comb has cells
     wins; if both or neither do, the one nearer that count, the comb's on a tie."""
@@ -484,7 +586,8 @@ def _read_combs_both_ways(lattices: list[Lattice | None], recognizer: "Recognize
     frees = [lattices[i].free for i in strays]  # type: ignore[union-attr]
     combs = [Lattice(lat.atoms, lat.candidates, lat.digit_height, lat.forced) if lat is not None else None
              for lat in lattices]
-    readings = read_lattices(combs + frees, recognizer, give_up)
+    both = None if lengths is None else list(lengths) + [lengths[i] for i in strays]
+    readings = read_lattices(combs + frees, recognizer, give_up, both)
     out = readings[: len(lattices)]
     for i, free in zip(strays, readings[len(lattices):]):
         cells = lattices[i].cells  # type: ignore[union-attr]

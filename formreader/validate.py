@@ -144,6 +144,20 @@ def _length_problem(n: int, spec: FieldSpec) -> str | None:
     return None
 
 
+def digit_count_rule(spec: FieldSpec) -> Callable[[int], bool] | None:
+    """The digit counts a field's rules accept (a date: its format's length), None for any: the
+    scanner reads a field again within them when its first reading has another count."""
+    if spec.type == "date" and spec.format:
+        return lambda n: n == len(spec.format or "")
+    if spec.length is not None:
+        allowed = {spec.length} if isinstance(spec.length, int) else set(spec.length)
+        return lambda n: n in allowed
+    lo, hi = spec.min_length, spec.max_length
+    if lo is None and hi is None:
+        return None
+    return lambda n: (lo is None or n >= lo) and (hi is None or n <= hi)
+
+
 def check(value: str, spec: FieldSpec) -> tuple[list[str], str | None]:
     """Every rule ``value`` breaks (empty when it passes) and its typed text (amount, date)."""
     if value == "":

@@ -25,6 +25,7 @@ from .model import Recognizer
 from .page import field_from_reading, read_page
 from .results import Field
 from .segment import Reading, estimate_digit_height, read_lattices, segment_field
+from .validate import digit_count_rule
 
 Rect = tuple[int, int, int, int]
 RULING_MIN_FRAC = 0.04  # a ruling that frames the form is at least this share of the page width
@@ -261,7 +262,7 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline,
             problems.append(None)
             zones.append(zone)
     found = read_lattices([segment_field(r.mask, r.digit_height, r.cells) if r is not None else None
-                           for r in regions], recognizer)
+                           for r in regions], recognizer, lengths=[digit_count_rule(f) for f in spec.fields])
     if readings is not None:
         readings.extend(found)
     out = []

@@ -209,3 +209,17 @@ def test_run_command_without_outputs_prints_json_and_reports_bad_pages(tmp_path:
     doc = json.loads(result.stdout)
     assert [p["error"] is None for p in doc["pages"]] == [True, False]
     assert doc["pages"][0]["fields"][0]["name"] == "zip"
+
+
+def test_a_field_read_a_digit_too_long_is_read_within_its_length(mnist, recognizer) -> None:
+    """A fresh meter card (bench_accuracy seed 7000, sample 13): a stray stroke before the phone
+    number was read as a 6, giving 11 digits where the field holds 10. Read again within its
+    length, the number is right, and in review saying what was first read."""
+    from formreader.synth import Digits, decode, render
+
+    jpeg, truth = render("numbers", 7013, Digits.from_mnist(mnist.x_test, mnist.y_test), 200)
+    spec = load_pipeline(ROOT / "pipelines" / "forms.yaml").spec
+    phone = {f.name: f for f in read_named(decode(jpeg), recognizer, spec)}["phone"]
+    assert phone.value == next(f["value"] for f in truth["fields"] if f["name"] == "phone") == "5455607300"
+    assert phone.status == "review"
+    assert "read as 65455607300 (11 digits); the likeliest reading with a length the rules accept" in phone.reason

@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from formreader import clean, segment
 from synthpage import INK, Page, digits_for, ink_width, pick_digits
@@ -264,3 +266,44 @@ def test_a_field_the_caller_gives_up_on_is_not_searched(recognizer) -> None:
     segment.read_lattices([lattice, None], counting, give_up=lambda r: True)
     singles = sum(1 for c in lattice.candidates if segment._is_blob(lattice, c))
     assert counting.crops == singles < len(lattice.candidates)
+
+
+def _with_merge(lattice: segment.Lattice, start: int, end: int) -> segment.Lattice:
+    """The lattice plus one candidate reading atoms [start, end) as one digit."""
+    rect = segment._union([a.rect for a in lattice.atoms[start:end]])
+    merged = segment.Candidate(start, end, rect, crop=np.zeros((28, 28), np.float32))
+    return segment.Lattice(lattice.atoms, lattice.candidates + [merged], lattice.digit_height)
+
+
+def test_a_reading_too_long_for_its_field_is_read_again_within_its_length() -> None:
+    """A broken 4 whose two pieces read as a sure 4 and a sure 1 (`41`), where the field holds
+    two digits: the likeliest two-digit reading takes the pieces as one 4."""
+    lattice = _with_merge(_lattice([14, 8, 6]), 1, 3)
+    probs = _probs((7, 0.99, 0), (4, 0.97, 0), (1, 0.98, 0), (4, 0.6, 0))
+    assert segment.decode(lattice, probs).value == "741"
+    fitted = segment.decode_counted(lattice, probs, lambda n: n == 2)
+    assert fitted is not None and fitted.value == "74" and fitted.spans == [(0, 1), (1, 3)]
+    assert segment.decode_counted(lattice, probs, lambda n: n == 5) is None  # no such path
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.floats(0.05, 0.95), st.floats(0.0, 0.04)), min_size=4, max_size=4))
+def test_counted_decoding_with_any_count_is_plain_decoding(rows) -> None:
+    lattice = _with_merge(_lattice([14, 10, 14]), 0, 2)
+    probs = _probs(*rows)
+    plain, counted = segment.decode(lattice, probs), segment.decode_counted(lattice, probs, lambda n: True)
+    assert counted is not None and (counted.value, counted.spans) == (plain.value, plain.spans)
+
+
+def test_length_rules_of_fields() -> None:
+    from formreader.config import FieldSpec
+    from formreader.validate import digit_count_rule
+
+    def rule(**kw):
+        return digit_count_rule(FieldSpec(name="f", index=0, **kw))
+
+    assert rule() is None
+    assert [rule(length=9)(n) for n in (8, 9)] == [False, True]
+    assert [rule(length=[5, 9])(n) for n in (5, 7, 9)] == [True, False, True]
+    assert [rule(min_length=2, max_length=6)(n) for n in (1, 2, 6, 7)] == [False, True, True, False]
+    assert [rule(type="date", format="MMDDYYYY")(n) for n in (7, 8)] == [False, True]
