@@ -334,12 +334,10 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
     reading = Reading()
     if n == 0:
         return reading
-    big = [a.rect[3] >= MIN_DIGIT_HEIGHT * lattice.digit_height for a in atoms]
-    big_at = [i for i, b in enumerate(big) if b]
+    big = _digit_high(lattice)
     reading.marks = int(sum(1 for a, b in zip(atoms, big) if a.whole and b))
     digit_p = probs[:, :REJECT].max(axis=1)
     digit_v = probs[:, :REJECT].argmax(axis=1)
-    single = {c.start: k for k, c in enumerate(cands) if c.end == c.start + 1}
     if lattice.forced:
         for k, c in enumerate(cands):
             small = not big[c.start] and (c.rect[3] < COMB_MIN_HEIGHT * lattice.digit_height
@@ -351,7 +349,7 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
                                             probs[k, :REJECT]))
             reading.spans.append((c.start, c.end))
         return reading
-    tall, skip, by_start = _edge_costs(lattice, probs, big, big_at, single)
+    tall, skip, by_start = _edge_costs(lattice, probs, big)
     cost = np.full(n + 1, np.inf)
     cost[0] = 0.0
     back: list[tuple[int, int] | None] = [None] * (n + 1)  # (previous node, candidate or -1)
@@ -375,11 +373,19 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
     return _reading_of(reading, lattice, probs, big, steps[::-1])
 
 
-def _edge_costs(lattice: Lattice, probs: np.ndarray, big: list[bool], big_at: list[int],
-                single: dict[int, int]) -> tuple[list[bool], list[float], dict[int, list[int]]]:
+def _digit_high(lattice: Lattice) -> list[bool]:
+    """Which atoms are tall enough to be a digit (MIN_DIGIT_HEIGHT)."""
+    return [a.rect[3] >= MIN_DIGIT_HEIGHT * lattice.digit_height for a in lattice.atoms]
+
+
+def _edge_costs(lattice: Lattice, probs: np.ndarray, big: list[bool]
+                ) -> tuple[list[bool], list[float], dict[int, list[int]]]:
     """The path's edges (see :func:`decode`): which candidates may be digits (tall enough), the
-    cost of skipping each atom, and the candidates starting at each atom."""
+    cost of skipping each atom, and the candidates starting at each atom. ``big``: the atoms
+    tall enough to be digits."""
     atoms, cands = lattice.atoms, lattice.candidates
+    big_at = [i for i, b in enumerate(big) if b]
+    single = {c.start: k for k, c in enumerate(cands) if c.end == c.start + 1}
     tall = [c.rect[3] >= MIN_DIGIT_HEIGHT * lattice.digit_height for c in cands]
     by_start: dict[int, list[int]] = {}
     for k, c in enumerate(cands):
@@ -425,11 +431,9 @@ def decode_counted(lattice: Lattice, probs: np.ndarray, count_ok: Callable[[int]
     n = len(atoms)
     if n == 0 or lattice.forced:
         return None
-    big = [a.rect[3] >= MIN_DIGIT_HEIGHT * lattice.digit_height for a in atoms]
-    big_at = [i for i, b in enumerate(big) if b]
-    single = {c.start: k for k, c in enumerate(cands) if c.end == c.start + 1}
+    big = _digit_high(lattice)
     digit_p = probs[:, :REJECT].max(axis=1)
-    tall, skip, by_start = _edge_costs(lattice, probs, big, big_at, single)
+    tall, skip, by_start = _edge_costs(lattice, probs, big)
     cost = np.full((n + 1, n + 1), np.inf)
     cost[0, 0] = 0.0
     back: dict[tuple[int, int], tuple[int, int, int]] = {}
