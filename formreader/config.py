@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .errors import ConfigError
 from .results import ScanOptions
@@ -150,18 +150,12 @@ class FieldSpec(_Strict):
             raise ValueError("box numbers count from 0")
         return value
 
-    @field_validator("years")
+    @field_validator("range", "years")
     @classmethod
-    def _years(cls, value: list[int] | None) -> list[int] | None:
+    def _interval(cls, value: list[float] | None, info: ValidationInfo) -> list[float] | None:
         if value is not None and (len(value) != 2 or value[0] > value[1]):
-            raise ValueError("needs [first, last] with first <= last")
-        return value
-
-    @field_validator("range")
-    @classmethod
-    def _range(cls, value: list[float] | None) -> list[float] | None:
-        if value is not None and (len(value) != 2 or value[0] > value[1]):
-            raise ValueError("needs [min, max] with min <= max")
+            lo, hi = ("first", "last") if info.field_name == "years" else ("min", "max")
+            raise ValueError(f"needs [{lo}, {hi}] with {lo} <= {hi}")
         return value
 
 

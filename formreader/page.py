@@ -85,7 +85,7 @@ def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: C
     source width, height), confidence = the weakest digit, review when a digit is below
     ``threshold`` or a digit-sized mark could not be read (the reason says which)."""
     digits = [Digit(str(d.value), d.confidence, _to_source(d.rect, region.origin, page, size),
-                    None if d.probs is None else tuple(float(p) for p in d.probs))
+                    None if d.probs is None else tuple(d.probs.tolist()))
               for d in reading.digits]
     conf = min((d.confidence for d in digits), default=0.0)
     reasons = []

@@ -149,13 +149,9 @@ def digit_count_rule(spec: FieldSpec) -> Callable[[int], bool] | None:
     scanner reads a field again within them when its first reading has another count."""
     if spec.type == "date" and spec.format:
         return lambda n: n == len(spec.format or "")
-    if spec.length is not None:
-        allowed = {spec.length} if isinstance(spec.length, int) else set(spec.length)
-        return lambda n: n in allowed
-    lo, hi = spec.min_length, spec.max_length
-    if lo is None and hi is None:
+    if spec.length is None and spec.min_length is None and spec.max_length is None:
         return None
-    return lambda n: (lo is None or n >= lo) and (hi is None or n <= hi)
+    return lambda n: _length_problem(n, spec) is None
 
 
 def check(value: str, spec: FieldSpec) -> tuple[list[str], str | None]:
