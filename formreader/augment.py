@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .normalize import to_mnist
+from .normalize import shade, to_mnist
 
 # Letters that cannot be mistaken for a digit (no O/o/l/I/S/s/Z/z/B/b/g/q/G/T/J/D/A...).
 REJECT_LETTERS = "acefhkmnrtuvwxyCEFHKMNPRUVWXY"
@@ -82,6 +82,11 @@ def scan_mask(digit: np.ndarray, rng: np.random.Generator, warp: float = 0.0) ->
 
     ``warp``: chance of an elastic distortion before the affine one (see :func:`mild`).
     """
+    return _scan(digit, rng, warp)[1]
+
+
+def _scan(digit: np.ndarray, rng: np.random.Generator, warp: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`scan_mask`, and the grey digit (float, 1 = ink) it was thresholded from."""
     k = int(rng.choice([1, 2, 3, 4], p=[0.15, 0.3, 0.3, 0.25]))
     img = digit.astype(np.float32) / 255.0
     if k > 1:
@@ -103,7 +108,7 @@ def scan_mask(digit: np.ndarray, rng: np.random.Generator, warp: float = 0.0) ->
             mask = thinner
     ys, xs = np.nonzero(mask)
     if ys.size == 0:
-        return mask.astype(bool)
+        return img, mask.astype(bool)
     y0, y1, x0, x1 = ys.min(), ys.max(), xs.min(), xs.max()
     if rng.random() < 0.15:  # a break in a stroke, as a light pen and a high threshold make
         t = int(rng.integers(1, max(2, k) + 1))
@@ -128,12 +133,31 @@ def scan_mask(digit: np.ndarray, rng: np.random.Generator, warp: float = 0.0) ->
     if rng.random() < 0.15:  # pepper noise inside the digit's box
         n = int(rng.integers(1, 6))
         mask[rng.integers(y0, y1 + 1, n), rng.integers(x0, x1 + 1, n)] ^= 1
-    return mask.astype(bool)
+    return img, mask.astype(bool)
 
 
-def scan_digit(digit: np.ndarray, rng: np.random.Generator, warp: float = 0.0) -> np.ndarray:
-    """A scan-like version of an MNIST digit, normalised exactly as the scanner normalises."""
-    return to_mnist(scan_mask(digit, rng, warp))
+def shaded(darkness: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A binary mark shaded as the scanner shades a field's marks (:func:`normalize.shade`):
+    darkness scaled so the mark's darker quarter is 1, with scanner noise, on the mark and a
+    one-pixel fringe around it."""
+    d = np.asarray(darkness, np.float32)
+    if mask.any():
+        d = d / max(float(np.percentile(d[mask], 75)), 1e-3)
+    d = d + rng.normal(0.0, rng.uniform(0.0, 0.08), d.shape).astype(np.float32)
+    fringe = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return shade(d, mask, fringe)
+
+
+def scan_digit(digit: np.ndarray, rng: np.random.Generator, warp: float = 0.0, grey: float = 0.0) -> np.ndarray:
+    """A scan-like version of an MNIST digit, normalised exactly as the scanner normalises.
+
+    ``grey``: chance that the crop keeps the grey levels it was binarized from, as the scanner
+    keeps a grey page's (:func:`shaded`); otherwise it is the binary mask, as from a bilevel scan.
+    """
+    img, mask = _scan(digit, rng, warp)
+    if grey and rng.random() < grey:
+        return to_mnist(shaded(img, mask, rng))
+    return to_mnist(mask)
 
 
 def _stroke_canvas(rng: np.random.Generator) -> tuple[np.ndarray, int]:
@@ -260,9 +284,13 @@ _KIND_P = (0.18, 0.14, 0.14, 0.18, 0.18, 0.18)
 
 
 def reject_mark(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
-                kind: str | None = None) -> np.ndarray:
-    """One normalised non-digit mark, of ``kind`` (one of REJECT_KINDS) or a random kind."""
+                kind: str | None = None, grey: float = 0.0) -> np.ndarray:
+    """One normalised non-digit mark, of ``kind`` (one of REJECT_KINDS) or a random kind;
+    ``grey``: chance it is shaded (:func:`shaded`, from the mark blurred as a scanner blurs it)."""
     if kind is None:
         kind = REJECT_KINDS[int(rng.choice(len(REJECT_KINDS), p=_KIND_P))]
-    mask = _MAKERS[kind](digits, labels, rng)
-    return to_mnist(np.asarray(mask).astype(bool))
+    mask = np.asarray(_MAKERS[kind](digits, labels, rng)).astype(bool)
+    if grey and rng.random() < grey:
+        blur = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), rng.uniform(0.5, 1.2))
+        return to_mnist(shaded(blur, mask, rng))
+    return to_mnist(mask)

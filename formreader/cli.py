@@ -145,6 +145,9 @@ def train(
                                       help="Scan-style copies drawn of each training digit."),
     warp: float = typer.Option(0.0, "--warp", min=0.0, max=1.0,
                                help="Share of training digits bent by an elastic distortion."),
+    grey: float = typer.Option(0.5, "--grey", min=0.0, max=1.0,
+                               help="Share of scan-style digits and reject marks shaded as a grey page's are "
+                                    "(the rest binary, as from a bilevel scan)."),
     learning_rate: float = typer.Option(2e-3, "--learning-rate", min=1e-6, max=1.0, help="Initial learning rate."),
     init: Optional[Path] = typer.Option(None, "--init", help="Start from this model's weights (same --arch), "
                                         "e.g. to fine-tune on --page-crops; its card's seed keeps the validation "
@@ -168,7 +171,7 @@ def train(
         raise typer.BadParameter("page crops are cut by an existing model: give one with --init", param_hint="--page-crops")
     data = load_mnist(mnist)
     cfg = TrainConfig(arch=arch, epochs=epochs, seed=seed, batch_size=batch_size, limit=limit,
-                      lr_decay=lr_decay, patience=patience, scan_variants=scan_variants, warp=warp,
+                      lr_decay=lr_decay, patience=patience, scan_variants=scan_variants, warp=warp, grey=grey,
                       learning_rate=learning_rate, init=None if init is None else str(init),
                       page_crops=page_crops)
     verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)

@@ -18,6 +18,7 @@ from .clean import CleanPage, clean_page, map_bbox
 from .faint import faint_marks
 from .fields import FieldRegion, find_regions, text_lines
 from .model import Recognizer
+from .normalize import field_darkness
 from .results import Digit, Field, ScanOptions
 from .segment import Lattice, Reading, read_lattices, segment_field
 
@@ -61,16 +62,33 @@ def _to_source(rect: tuple[int, int, int, int], origin: tuple[int, int], page: C
     return map_bbox((x + origin[0], y + origin[1], w, h), page.from_work, size)
 
 
+def _field_pixels(region: FieldRegion, page: CleanPage) -> tuple[np.ndarray, np.ndarray] | None:
+    """A field's grey pixels, and the page's ink there that is not its writing (rulings and print
+    removed from it); None for a region reaching past the page."""
+    x0, y0 = region.origin
+    h, w = region.mask.shape
+    gray = page.gray[y0 : y0 + h, x0 : x0 + w]
+    if gray.shape != region.mask.shape:
+        return None
+    return gray, page.mask[y0 : y0 + h, x0 : x0 + w] & ~region.mask
+
+
+def field_lattice(region: FieldRegion, page: CleanPage) -> Lattice:
+    """A field's candidate digits (:func:`formreader.segment.segment_field`), shaded from the
+    page's grey levels where the field has contrast (:func:`formreader.normalize.field_darkness`)."""
+    pixels = _field_pixels(region, page)
+    darkness = None if pixels is None else field_darkness(pixels[0], region.mask, pixels[1])
+    return segment_field(region.mask, region.digit_height, region.cells, darkness)
+
+
 def _faint_writing(region: FieldRegion, reading: Reading, page: CleanPage) -> int:
     """How many digit-sized faint shapes the field holds beside what was read (see
     :mod:`formreader.faint`): rulings and print removed from the field, and the digits read,
     are accounted for."""
-    x0, y0 = region.origin
-    h, w = region.mask.shape
-    gray = page.gray[y0 : y0 + h, x0 : x0 + w]
-    if gray.shape != region.mask.shape:  # a region reaching past the page: nothing to compare
+    pixels = _field_pixels(region, page)
+    if pixels is None:  # a region reaching past the page: nothing to compare
         return 0
-    known = page.mask[y0 : y0 + h, x0 : x0 + w] & ~region.mask
+    gray, known = pixels
     for d in reading.digits:
         x, y, dw, dh = d.rect
         known[y : y + dh, x : x + dw] = True
@@ -118,7 +136,7 @@ def read_page(gray: np.ndarray, recognizer: Recognizer, options: ScanOptions = S
     page = clean_page(gray, options.binarize, options.deskew)
     # Several lines of writing in one region are a paragraph or an address, not a number.
     regions = [r for r in find_regions(page.mask, options.field_mode) if text_lines(r.mask) == 1]
-    lattices: list[Lattice | None] = [segment_field(r.mask, r.digit_height, r.cells) for r in regions]
+    lattices: list[Lattice | None] = [field_lattice(r, page) for r in regions]
     fields: list[Field] = []
     for region, reading in zip(regions, read_lattices(lattices, recognizer, give_up=is_words)):
         if reading is not None and is_number(reading):

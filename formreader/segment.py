@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .model import REJECT
-from .normalize import to_mnist
+from .normalize import shade_levels, to_mnist
 from .stats import median
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,6 +53,7 @@ COMB_SMALL_CONF = 0.9
 # model's reject probability for it is scaled down by this before it prices skipping it.
 INTERIOR_REJECT = 0.25
 _EPS = 1e-7
+_SQUARE3 = np.ones((3, 3), np.uint8)
 
 
 @dataclass
@@ -72,20 +73,24 @@ class Candidate:
     judged to be words from its single marks never needs the crops of its longer runs.
     """
 
-    __slots__ = ("start", "end", "rect", "_crop", "_ink")
+    __slots__ = ("start", "end", "rect", "_crop", "_ink", "_shading")
 
     def __init__(self, start: int, end: int, rect: Rect, crop: np.ndarray | None = None,
-                 ink: np.ndarray | None = None) -> None:
+                 ink: np.ndarray | None = None,
+                 shading: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """``shading``: the field's shade levels, to shade ``ink`` with (:func:`_shaded`)."""
         if crop is None and ink is None:
             raise ValueError("a Candidate needs its crop or its ink")
         self.start, self.end, self.rect = start, end, rect
-        self._crop, self._ink = crop, ink
+        self._crop, self._ink, self._shading = crop, ink, shading
 
     @property
     def crop(self) -> np.ndarray:
         if self._crop is None:
-            self._crop = to_mnist(self._ink)
-            self._ink = None
+            assert self._ink is not None
+            ink = self._ink if self._shading is None else _shaded(self._ink, self.rect, self._shading)
+            self._crop = to_mnist(ink)
+            self._ink = self._shading = None
         return self._crop
 
     def __repr__(self) -> str:
@@ -235,20 +240,38 @@ def atoms_of(mask: np.ndarray, digit_height: float) -> list[Atom]:
     return atoms
 
 
-def segment_field(mask: np.ndarray, digit_height: float, cells: tuple[Rect, ...] = ()) -> Lattice:
+def _shaded(run_ink: np.ndarray, rect: Rect, levels: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """A candidate's ink with its grey levels (:func:`formreader.normalize.shade`): its own
+    pixels, and a one-pixel fringe around them that is no mark's ink. ``levels``: the field's
+    :func:`formreader.normalize.shade_levels`."""
+    on, edge = levels
+    x, y, w, h = rect
+    H, W = on.shape
+    x0, y0, x1, y1 = max(x - 1, 0), max(y - 1, 0), min(x + w + 1, W), min(y + h + 1, H)
+    own = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    own[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = run_ink
+    fringe = cv2.dilate(own, _SQUARE3)
+    return on[y0:y1, x0:x1] * own + edge[y0:y1, x0:x1] * fringe
+
+
+def segment_field(mask: np.ndarray, digit_height: float, cells: tuple[Rect, ...] = (),
+                  darkness: np.ndarray | None = None) -> Lattice:
     """Candidate digits of one field (bool ink mask, lines already removed).
 
     ``digit_height``: expected digit height in pixels (e.g. 0.7 x the box's inner height); the
     height actually written is measured from the ink. ``cells``: comb cells, one digit each.
+    ``darkness``: the field's grey levels as ink darkness (:func:`formreader.normalize.field_darkness`),
+    when the page has them: each candidate's crop is then shaded from them.
     """
     dh = estimate_digit_height(mask, digit_height) if mask.any() else float(digit_height)
     if cells:
         components = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-        comb = _comb_lattice(components, dh, cells)
+        comb = _comb_lattice(components, dh, cells, None if darkness is None else shade_levels(darkness, mask))
         if not _written_in_cells(components[2], dh, cells):
-            comb.free = segment_field(mask, dh)
+            comb.free = segment_field(mask, dh, darkness=darkness)
         return comb
     atoms = atoms_of(mask, dh)
+    shading = None if darkness is None else shade_levels(darkness, mask)
     cands: list[Candidate] = []
     for i in range(len(atoms)):
         for j in range(i + 1, min(i + MAX_RUN, len(atoms)) + 1):
@@ -269,7 +292,7 @@ def segment_field(mask: np.ndarray, digit_height: float, cells: tuple[Rect, ...]
                 # whose reject probability prices skipping it: not worth normalising/classifying.
                 continue
             img, rect = _paint(run)
-            cands.append(Candidate(i, j, rect, ink=img))
+            cands.append(Candidate(i, j, rect, ink=img, shading=shading))
     return Lattice(atoms, cands, dh)
 
 
@@ -296,9 +319,10 @@ def _written_in_cells(stats: np.ndarray, dh: float, cells: tuple[Rect, ...]) -> 
 
 
 def _comb_lattice(components: tuple[int, np.ndarray, np.ndarray, np.ndarray], dh: float,
-                  cells: tuple[Rect, ...]) -> Lattice:
+                  cells: tuple[Rect, ...], levels: tuple[np.ndarray, np.ndarray] | None = None) -> Lattice:
     """One candidate per non-empty comb cell: all its marks (bar specks) are one digit.
-    ``components``: ``cv2.connectedComponentsWithStats`` of the field's mask."""
+    ``components``: ``cv2.connectedComponentsWithStats`` of the field's mask; ``levels``: its
+    shade levels, if it is shaded."""
     n, labels, stats, cents = components
     speck = (0.08 * dh) ** 2
     atoms: list[Atom] = []
@@ -315,7 +339,7 @@ def _comb_lattice(components: tuple[int, np.ndarray, np.ndarray, np.ndarray], dh
         img, rect = _paint(parts)
         k = len(atoms)
         atoms.append(Atom(rect, img, True, members[0]))
-        cands.append(Candidate(k, k + 1, rect, to_mnist(img)))
+        cands.append(Candidate(k, k + 1, rect, to_mnist(img if levels is None else _shaded(img, rect, levels))))
     return Lattice(atoms, cands, dh, forced=True, cells=len(cells))
 
 
@@ -626,11 +650,11 @@ def _classify_into(lattices: list[Lattice | None], which: list[list[int]], probs
 
 
 def read_region(mask: np.ndarray, recognizer: "Recognizer", digit_height: float,
-                cells: tuple[Rect, ...] = ()) -> Reading:
+                cells: tuple[Rect, ...] = (), darkness: np.ndarray | None = None) -> Reading:
     """Digits of one arbitrary field region (e.g. a template zone): segment, classify, decode.
 
     For many regions at once, build their lattices with :func:`segment_field` and read them
     together with :func:`read_lattices`, as :func:`formreader.page.read_page` does.
     """
-    reading = read_lattices([segment_field(mask, digit_height, cells)], recognizer)[0]
+    reading = read_lattices([segment_field(mask, digit_height, cells, darkness)], recognizer)[0]
     return reading if reading is not None else Reading()

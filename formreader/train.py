@@ -38,6 +38,7 @@ class TrainConfig:
     patience: int = 6
     scan_variants: int = 2  # precomputed scan-style copies of each training digit
     warp: float = 0.0  # share of training digits bent by an elastic distortion (augment.elastic)
+    grey: float = 0.5  # share of scan-style digits and reject marks shaded as from a grey page
     limit: int | None = None  # use only the first N training digits (smoke tests)
     init: str | None = None  # start from this model's weights (same architecture) instead of random
     page_crops: int = 0  # synthetic pages per shipped pipeline cut into training crops (pagecrops)
@@ -54,9 +55,9 @@ def make_pools(x: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> tuple[np.ndarr
     scan = np.empty((cfg.scan_variants, len(x), 28, 28), np.float32)
     for v in range(cfg.scan_variants):
         for i in range(len(x)):
-            scan[v, i] = scan_digit(x[i], rng, cfg.warp)
+            scan[v, i] = scan_digit(x[i], rng, cfg.warp, cfg.grey)
     n_rej = int(len(x) * cfg.reject_fraction * cfg.scan_variants)
-    rejects = np.stack([reject_mark(x, y, rng) for _ in range(max(n_rej, 1))])
+    rejects = np.stack([reject_mark(x, y, rng, grey=cfg.grey) for _ in range(max(n_rej, 1))])
     return scan, rejects
 
 

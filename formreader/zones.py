@@ -22,9 +22,9 @@ from .clean import clean_page, map_bbox
 from .config import FieldSpec, Layout, Pipeline
 from .fields import Box, FieldRegion, box_lines, box_region, comb_dividers, find_boxes, line_masks
 from .model import Recognizer
-from .page import field_from_reading, read_page
+from .page import field_from_reading, field_lattice, read_page
 from .results import Field
-from .segment import Reading, estimate_digit_height, read_lattices, segment_field
+from .segment import Reading, estimate_digit_height, read_lattices
 from .validate import digit_count_rule
 
 Rect = tuple[int, int, int, int]
@@ -261,7 +261,7 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline,
             regions.append(box_region(page.mask, comb) if comb else zone_region(page.mask, boxes, rulings, zone))
             problems.append(None)
             zones.append(zone)
-    found = read_lattices([segment_field(r.mask, r.digit_height, r.cells) if r is not None else None
+    found = read_lattices([field_lattice(r, page) if r is not None else None
                            for r in regions], recognizer, lengths=[digit_count_rule(f) for f in spec.fields])
     if readings is not None:
         readings.extend(found)

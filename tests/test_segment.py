@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from formreader import clean, segment
+from formreader import clean, normalize, segment
 from synthpage import INK, Page, digits_for, ink_width, pick_digits
 
 H = 40  # digit height in pixels, about 150 dpi
@@ -307,3 +307,52 @@ def test_length_rules_of_fields() -> None:
     assert [rule(length=[5, 9])(n) for n in (5, 7, 9)] == [True, False, True]
     assert [rule(min_length=2, max_length=6)(n) for n in (1, 2, 6, 7)] == [False, True, True, False]
     assert [rule(type="date", format="MMDDYYYY")(n) for n in (7, 8)] == [False, True]
+
+
+def _comb_page(bank) -> tuple[Page, tuple[tuple[int, int, int, int], ...]]:
+    p = Page(340, 90)
+    for i, v in enumerate("80517"):
+        p.paint(digits_for(v, bank, i)[0], 10 + 64 * i + 8, 20, H)
+    return p, tuple((10 + 64 * i, 10, 64, 60) for i in range(5))
+
+
+@pytest.mark.parametrize("comb", [False, True])
+def test_a_grey_field_gives_shaded_crops_of_the_same_marks(bank, recognizer, comb) -> None:
+    """Shading changes a crop's grey levels only: the same candidates, the same ink (pixels
+    >= 0.5 before scaling), anti-aliased edges like MNIST's, and the same reading."""
+    if comb:
+        p, cells = _comb_page(bank)
+    else:
+        p, cells = Page(400, 90), ()
+        p.write(digits_for("80517", bank), 20, 20, H, 22)
+    mask = field_mask(p)
+    dark = normalize.field_darkness(p.gray, mask)
+    assert dark is not None
+    plain = segment.segment_field(mask, H, cells)
+    shaded = segment.segment_field(mask, H, cells, darkness=dark)
+    assert [(c.start, c.end, c.rect) for c in shaded.candidates] == [(c.start, c.end, c.rect) for c in plain.candidates]
+    soft = [((c.crop > 0.05) & (c.crop < 0.95)).sum() for c in shaded.candidates]
+    hard = [((c.crop > 0.05) & (c.crop < 0.95)).sum() for c in plain.candidates]
+    assert sum(soft) > 1.3 * sum(hard)
+    for a, b in zip(plain.candidates, shaded.candidates):  # the same box and the same place
+        ra, rb = np.flatnonzero(a.crop.any(axis=1)), np.flatnonzero(b.crop.any(axis=1))
+        assert abs(ra[0] - rb[0]) <= 2 and abs(ra[-1] - rb[-1]) <= 2
+    (reading,) = segment.read_lattices([shaded], recognizer)
+    assert reading.value == "80517"
+
+
+@pytest.mark.parametrize("comb", [False, True])
+def test_a_bilevel_field_reads_exactly_as_its_mask(bank, comb) -> None:
+    """A bilevel scan has no grey levels to add: its crops are the mask's, bit for bit."""
+    if comb:
+        p, cells = _comb_page(bank)
+    else:
+        p, cells = Page(400, 90), ()
+        p.write(digits_for("80517", bank), 20, 20, H, 22)
+    mask = field_mask(p)
+    bilevel = np.where(mask, 0, 255).astype(np.uint8)
+    dark = normalize.field_darkness(bilevel, mask)
+    assert dark is not None
+    plain = segment.segment_field(mask, H, cells)
+    shaded = segment.segment_field(mask, H, cells, darkness=dark)
+    np.testing.assert_array_equal(shaded.crops, plain.crops)
