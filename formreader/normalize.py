@@ -16,6 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .clean import percentiles
+
 SIZE = 28
 BOX = 20
 # Stroke width relative to a 20 px box, measured on MNIST test digits (2*area/boundary): the
@@ -115,9 +117,6 @@ def field_darkness(gray: np.ndarray, ink: np.ndarray, others: np.ndarray | None 
     but nobody's edge, so it is 0 here. None when paper and stroke are less than
     MIN_CONTRAST grey levels apart, or the field has no writing or no paper: nothing to scale by.
     """
-    # Imported here: the image stages import normalize, not the other way round.
-    from .clean import percentiles
-
     gray = np.ascontiguousarray(gray, np.uint8)
     ink = np.asarray(ink, bool)
     paper_px = ~ink if others is None else ~(ink | others)
