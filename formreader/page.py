@@ -5,7 +5,8 @@ every bbox in pixels of ``gray`` as given (i.e. the source page, before any desk
 
 Stages: :mod:`formreader.clean` (working resolution, binarize, deskew, specks),
 :mod:`formreader.fields` (boxes, comb fields or free numbers, rulings removed),
-:mod:`formreader.segment` (candidate digits per field). The candidates of all the page's
+:mod:`formreader.segment` (candidate digits per field, shaded from the page's grey levels by
+:mod:`formreader.normalize`). The candidates of all the page's
 fields go to the model together (:func:`formreader.segment.read_lattices`), then each field's
 reading is decoded.
 """
