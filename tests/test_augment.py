@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from formreader.augment import elastic, mild, scan_digit, scan_mask
+from formreader.augment import _scan, elastic, mild, scan_digit, scan_mask, shaded
+from formreader.normalize import to_mnist
 
 
 def _bar(h: int = 40, w: int = 40) -> np.ndarray:
@@ -45,7 +46,7 @@ def test_no_warp_draws_nothing_extra(mnist):
     # Evaluation sets are drawn with warp=0; they must be the ones earlier models were scored on.
     digit = mnist.x_test[0]
     rng_a, rng_b = np.random.default_rng(7), np.random.default_rng(7)
-    np.testing.assert_array_equal(scan_digit(digit, rng_a), scan_digit(digit, rng_b, warp=0.0))
+    np.testing.assert_array_equal(scan_digit(digit, rng_a), scan_digit(digit, rng_b, warp=0.0, grey=0.0))
     np.testing.assert_array_equal(mild(digit, rng_a), mild(digit, rng_b, warp=0.0))
     assert rng_a.random() == rng_b.random()
 
@@ -63,3 +64,18 @@ def test_scan_digits_are_mnist_shaped(mnist, warp):
         w = out / out.sum()
         cy, cx = (w * np.arange(28)[:, None]).sum(), (w * np.arange(28)[None, :]).sum()
         assert abs(cy - 13.5) < 2.0 and abs(cx - 13.5) < 2.0
+
+
+def test_a_shaded_scan_digit_keeps_its_binary_shape(mnist):
+    """``grey=1`` shades the very mask ``grey=0`` would give (same draws up to the shading)."""
+    digit = mnist.x_test[3]
+    binary = scan_digit(digit, np.random.default_rng(5), grey=0.0)
+    rng = np.random.default_rng(5)
+    img, mask = _scan(digit, rng)
+    np.testing.assert_array_equal(mask, scan_mask(digit, np.random.default_rng(5)))
+    np.testing.assert_array_equal(shaded(img, mask, np.random.default_rng(0)) >= 0.5, mask)
+    assert rng.random() < 1.0  # the draw grey=1 makes, always shaded
+    shaded_crop = to_mnist(shaded(img, mask, rng))
+    np.testing.assert_array_equal(shaded_crop, scan_digit(digit, np.random.default_rng(5), grey=1.0))
+    soft = ((shaded_crop > 0.05) & (shaded_crop < 0.95)).sum()
+    assert soft > ((binary > 0.05) & (binary < 0.95)).sum()
