@@ -264,14 +264,21 @@ def segment_field(mask: np.ndarray, digit_height: float, cells: tuple[Rect, ...]
     when the page has them: each candidate's crop is then shaded from them.
     """
     dh = estimate_digit_height(mask, digit_height) if mask.any() else float(digit_height)
+    shading = None if darkness is None else shade_levels(darkness, mask)
     if cells:
         components = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-        comb = _comb_lattice(components, dh, cells, None if darkness is None else shade_levels(darkness, mask))
+        comb = _comb_lattice(components, dh, cells, shading)
         if not _written_in_cells(components[2], dh, cells):
-            comb.free = segment_field(mask, dh, darkness=darkness)
+            # Also read as free handwriting, its digit height measured again from the comb's.
+            free_dh = estimate_digit_height(mask, dh) if mask.any() else float(dh)
+            comb.free = _free_lattice(mask, free_dh, shading)
         return comb
+    return _free_lattice(mask, dh, shading)
+
+
+def _free_lattice(mask: np.ndarray, dh: float, shading: tuple[np.ndarray, np.ndarray] | None) -> Lattice:
+    """:func:`segment_field` of a field without comb cells, ``dh`` its measured digit height."""
     atoms = atoms_of(mask, dh)
-    shading = None if darkness is None else shade_levels(darkness, mask)
     cands: list[Candidate] = []
     for i in range(len(atoms)):
         for j in range(i + 1, min(i + MAX_RUN, len(atoms)) + 1):

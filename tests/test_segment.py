@@ -309,27 +309,32 @@ def test_length_rules_of_fields() -> None:
     assert [rule(type="date", format="MMDDYYYY")(n) for n in (7, 8)] == [False, True]
 
 
-def _comb_page(bank) -> tuple[Page, tuple[tuple[int, int, int, int], ...]]:
+def _field_80517(bank, comb: bool) -> tuple[Page, tuple[tuple[int, int, int, int], ...]]:
+    """``80517`` written as free handwriting, or one digit per comb cell (and the cells)."""
+    if not comb:
+        p = Page(400, 90)
+        p.write(digits_for("80517", bank), 20, 20, H, 22)
+        return p, ()
     p = Page(340, 90)
     for i, v in enumerate("80517"):
         p.paint(digits_for(v, bank, i)[0], 10 + 64 * i + 8, 20, H)
     return p, tuple((10 + 64 * i, 10, 64, 60) for i in range(5))
 
 
+def _plain_and_shaded(mask: np.ndarray, gray: np.ndarray,
+                      cells: tuple[tuple[int, int, int, int], ...]) -> tuple[segment.Lattice, segment.Lattice]:
+    """The field's lattice from its mask alone, and shaded from ``gray``."""
+    dark = normalize.field_darkness(gray, mask)
+    assert dark is not None
+    return segment.segment_field(mask, H, cells), segment.segment_field(mask, H, cells, darkness=dark)
+
+
 @pytest.mark.parametrize("comb", [False, True])
 def test_a_grey_field_gives_shaded_crops_of_the_same_marks(bank, recognizer, comb) -> None:
     """Shading changes a crop's grey levels only: the same candidates, the same ink (pixels
     >= 0.5 before scaling), anti-aliased edges like MNIST's, and the same reading."""
-    if comb:
-        p, cells = _comb_page(bank)
-    else:
-        p, cells = Page(400, 90), ()
-        p.write(digits_for("80517", bank), 20, 20, H, 22)
-    mask = field_mask(p)
-    dark = normalize.field_darkness(p.gray, mask)
-    assert dark is not None
-    plain = segment.segment_field(mask, H, cells)
-    shaded = segment.segment_field(mask, H, cells, darkness=dark)
+    p, cells = _field_80517(bank, comb)
+    plain, shaded = _plain_and_shaded(field_mask(p), p.gray, cells)
     assert [(c.start, c.end, c.rect) for c in shaded.candidates] == [(c.start, c.end, c.rect) for c in plain.candidates]
     soft = [((c.crop > 0.05) & (c.crop < 0.95)).sum() for c in shaded.candidates]
     hard = [((c.crop > 0.05) & (c.crop < 0.95)).sum() for c in plain.candidates]
@@ -344,15 +349,7 @@ def test_a_grey_field_gives_shaded_crops_of_the_same_marks(bank, recognizer, com
 @pytest.mark.parametrize("comb", [False, True])
 def test_a_bilevel_field_reads_exactly_as_its_mask(bank, comb) -> None:
     """A bilevel scan has no grey levels to add: its crops are the mask's, bit for bit."""
-    if comb:
-        p, cells = _comb_page(bank)
-    else:
-        p, cells = Page(400, 90), ()
-        p.write(digits_for("80517", bank), 20, 20, H, 22)
+    p, cells = _field_80517(bank, comb)
     mask = field_mask(p)
-    bilevel = np.where(mask, 0, 255).astype(np.uint8)
-    dark = normalize.field_darkness(bilevel, mask)
-    assert dark is not None
-    plain = segment.segment_field(mask, H, cells)
-    shaded = segment.segment_field(mask, H, cells, darkness=dark)
+    plain, shaded = _plain_and_shaded(mask, np.where(mask, 0, 255).astype(np.uint8), cells)
     np.testing.assert_array_equal(shaded.crops, plain.crops)
