@@ -146,12 +146,15 @@ def _as_ink(image: np.ndarray) -> np.ndarray:
 
 
 def _ink_box(mask: np.ndarray) -> tuple[slice, slice] | None:
-    """The bounding box of a mask's True pixels as slices, None if it has none."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
+    """The bounding box of a mask's True pixels as slices, None if it has none.
+
+    cv2.boundingRect of the 0/1 view: ~1 us against ~14 us for numpy's any/flatnonzero per
+    axis on a digit-sized crop, and the same box.
+    """
+    x, y, w, h = cv2.boundingRect(np.ascontiguousarray(mask).view(np.uint8))
+    if w == 0:
         return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    return slice(y, y + h), slice(x, x + w)
 
 
 def to_mnist(ink: np.ndarray, fix_stroke: bool = True) -> np.ndarray:
@@ -183,6 +186,33 @@ def to_mnist(ink: np.ndarray, fix_stroke: bool = True) -> np.ndarray:
         grey = grey[box]
         if np.array_equal(grey, grey.round()):  # only 0 and 1 in the box: a mask after all
             grey = None
+    return _fit(mask, grey, fix_stroke)
+
+
+def to_mnist_shaded(ink: np.ndarray, on: np.ndarray, edge: np.ndarray, fix_stroke: bool = True) -> np.ndarray:
+    """``to_mnist(shade(...))`` of one mark given its field's :func:`shade_levels` over the
+    mark's pixels (``on``, ``edge``: cut to ``ink``'s shape): the mark's own pixels, and its
+    one-pixel fringe (no other mark's ink, where ``edge`` is 0).
+
+    Why: the same numbers as shading the mark's box plus a one-pixel border and normalising
+    that, but the border is cut off again by :func:`to_mnist` (it lies outside the ink box),
+    and the ink is ``ink`` itself, so neither is computed.
+    """
+    box = _ink_box(ink)
+    if box is None:
+        return np.zeros((SIZE, SIZE), np.float32)
+    own = np.ascontiguousarray(ink[box]).view(np.uint8)
+    # Outside the box the ink is 0, so its dilation inside the box needs nothing beyond it.
+    grey = on[box] * own + edge[box] * cv2.dilate(own, _SQUARE)
+    if np.array_equal(grey, grey.round()):  # only 0 and 1: a mask after all (as in to_mnist)
+        return _fit(own.view(bool), None, fix_stroke)
+    return _fit(own.view(bool), grey, fix_stroke)
+
+
+def _fit(mask: np.ndarray, grey: np.ndarray | None, fix_stroke: bool) -> np.ndarray:
+    """:func:`to_mnist` of a bool mask cropped to its ink box and, unless None, its shading
+    over the same box (pixels >= 0.5 exactly the mask's): stroke fixed, scaled into the 20 px
+    box and centred by its centre of mass."""
     h, w = mask.shape
     scale = BOX / max(h, w)
     if fix_stroke:

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .model import REJECT
-from .normalize import shade_levels, to_mnist
+from .normalize import shade_levels, to_mnist, to_mnist_shaded
 from .stats import median
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,7 +53,6 @@ COMB_SMALL_CONF = 0.9
 # model's reject probability for it is scaled down by this before it prices skipping it.
 INTERIOR_REJECT = 0.25
 _EPS = 1e-7
-_SQUARE3 = np.ones((3, 3), np.uint8)
 
 
 @dataclass
@@ -78,7 +77,8 @@ class Candidate:
     def __init__(self, start: int, end: int, rect: Rect, crop: np.ndarray | None = None,
                  ink: np.ndarray | None = None,
                  shading: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        """``shading``: the field's shade levels, to shade ``ink`` with (:func:`_shaded`)."""
+        """``shading``: the field's shade levels, to shade ``ink`` with
+        (:func:`formreader.normalize.to_mnist_shaded`)."""
         if crop is None and ink is None:
             raise ValueError("a Candidate needs its crop or its ink")
         self.start, self.end, self.rect = start, end, rect
@@ -88,8 +88,12 @@ class Candidate:
     def crop(self) -> np.ndarray:
         if self._crop is None:
             assert self._ink is not None
-            ink = self._ink if self._shading is None else _shaded(self._ink, self.rect, self._shading)
-            self._crop = to_mnist(ink)
+            if self._shading is None:
+                self._crop = to_mnist(self._ink)
+            else:
+                x, y, w, h = self.rect
+                on, edge = self._shading
+                self._crop = to_mnist_shaded(self._ink, on[y : y + h, x : x + w], edge[y : y + h, x : x + w])
             self._ink = self._shading = None
         return self._crop
 
@@ -240,20 +244,6 @@ def atoms_of(mask: np.ndarray, digit_height: float) -> list[Atom]:
     return atoms
 
 
-def _shaded(run_ink: np.ndarray, rect: Rect, levels: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """A candidate's ink with its grey levels (:func:`formreader.normalize.shade`): its own
-    pixels, and a one-pixel fringe around them that is no mark's ink. ``levels``: the field's
-    :func:`formreader.normalize.shade_levels`."""
-    on, edge = levels
-    x, y, w, h = rect
-    H, W = on.shape
-    x0, y0, x1, y1 = max(x - 1, 0), max(y - 1, 0), min(x + w + 1, W), min(y + h + 1, H)
-    own = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    own[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = run_ink
-    fringe = cv2.dilate(own, _SQUARE3)
-    return on[y0:y1, x0:x1] * own + edge[y0:y1, x0:x1] * fringe
-
-
 def segment_field(mask: np.ndarray, digit_height: float, cells: tuple[Rect, ...] = (),
                   darkness: np.ndarray | None = None) -> Lattice:
     """Candidate digits of one field (bool ink mask, lines already removed).
@@ -346,7 +336,7 @@ def _comb_lattice(components: tuple[int, np.ndarray, np.ndarray, np.ndarray], dh
         img, rect = _paint(parts)
         k = len(atoms)
         atoms.append(Atom(rect, img, True, members[0]))
-        cands.append(Candidate(k, k + 1, rect, to_mnist(img if levels is None else _shaded(img, rect, levels))))
+        cands.append(Candidate(k, k + 1, rect, ink=img, shading=levels))
     return Lattice(atoms, cands, dh, forced=True, cells=len(cells))
 
 
