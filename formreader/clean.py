@@ -235,16 +235,22 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     65,000 components (a crop of a field always; a page with little ink), else 32-bit
     (BBDT). All of these label in the same raster order.
     """
+    n, labels, stats, _ = components_with_centroids(mask)
+    return n, labels, stats
+
+
+def components_with_centroids(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`components` and each component's centroid (float64 x, y), all exactly as
+    ``cv2.connectedComponentsWithStats(mask, connectivity=8)`` gives them (labels 16-bit
+    where they fit: 50 against 116 us on a field's mask)."""
     m = as_uint8(mask)
     h, w = m.shape[:2]
     most = ((h + 1) // 2) * ((w + 1) // 2)  # 8-connected components cannot be denser
     if most > 65_000:
         most = min(most, cv2.countNonZero(m))
     if most <= 65_000:
-        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(m, 8, cv2.CV_16U, cv2.CCL_DEFAULT)
-    else:
-        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(m, 8, cv2.CV_32S, cv2.CCL_GRANA)
-    return n, labels, stats
+        return cv2.connectedComponentsWithStatsWithAlgorithm(m, 8, cv2.CV_16U, cv2.CCL_DEFAULT)
+    return cv2.connectedComponentsWithStatsWithAlgorithm(m, 8, cv2.CV_32S, cv2.CCL_GRANA)
 
 
 def remove_specks(mask: np.ndarray, min_area: int) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import cv2
 import numpy as np
 
+from .clean import components_with_centroids
 from .model import REJECT
 from .normalize import shade_levels, to_mnist, to_mnist_shaded
 from .stats import median
@@ -172,7 +173,11 @@ def estimate_digit_height(mask: np.ndarray, expected: float) -> float:
     Marks that overlap horizontally are measured together, so a digit broken across its middle
     counts at its full height rather than as two half-height marks.
     """
-    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return _digit_height(components_with_centroids(mask)[2], expected)
+
+
+def _digit_height(stats: np.ndarray, expected: float) -> float:
+    """:func:`estimate_digit_height` from the mask's component ``stats`` (background first)."""
     spans = sorted((int(x), int(x + w), int(y), int(y + h)) for x, y, w, h, _ in stats[1:])
     clusters: list[list[int]] = []
     for x0, x1, y0, y1 in spans:
@@ -222,7 +227,12 @@ def cut_columns(mask: np.ndarray, digit_height: float, max_cuts: int = 4) -> lis
 def atoms_of(mask: np.ndarray, digit_height: float) -> list[Atom]:
     """Components of a field's ink, specks dropped, wide ones sliced at candidate cuts,
     ordered left to right by centre."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return _atoms(components_with_centroids(mask), digit_height)
+
+
+def _atoms(components: tuple[int, np.ndarray, np.ndarray, np.ndarray], digit_height: float) -> list[Atom]:
+    """:func:`atoms_of` from the mask's :func:`formreader.clean.components_with_centroids`."""
+    n, labels, stats, _ = components
     speck = (0.08 * digit_height) ** 2
     atoms: list[Atom] = []
     for i in range(1, n):
@@ -253,22 +263,26 @@ def segment_field(mask: np.ndarray, digit_height: float, cells: tuple[Rect, ...]
     ``darkness``: the field's grey levels as ink darkness (:func:`formreader.normalize.field_darkness`),
     when the page has them: each candidate's crop is then shaded from them.
     """
-    dh = estimate_digit_height(mask, digit_height) if mask.any() else float(digit_height)
+    # The mask's components, found once: its digit height, comb cells and atoms all read them.
+    components = components_with_centroids(mask)
+    ink = components[0] > 1
+    dh = _digit_height(components[2], digit_height) if ink else float(digit_height)
     shading = None if darkness is None else shade_levels(darkness, mask)
     if cells:
-        components = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
         comb = _comb_lattice(components, dh, cells, shading)
         if not _written_in_cells(components[2], dh, cells):
             # Also read as free handwriting, its digit height measured again from the comb's.
-            free_dh = estimate_digit_height(mask, dh) if mask.any() else float(dh)
-            comb.free = _free_lattice(mask, free_dh, shading)
+            free_dh = _digit_height(components[2], dh) if ink else float(dh)
+            comb.free = _free_lattice(components, free_dh, shading)
         return comb
-    return _free_lattice(mask, dh, shading)
+    return _free_lattice(components, dh, shading)
 
 
-def _free_lattice(mask: np.ndarray, dh: float, shading: tuple[np.ndarray, np.ndarray] | None) -> Lattice:
-    """:func:`segment_field` of a field without comb cells, ``dh`` its measured digit height."""
-    atoms = atoms_of(mask, dh)
+def _free_lattice(components: tuple[int, np.ndarray, np.ndarray, np.ndarray], dh: float,
+                  shading: tuple[np.ndarray, np.ndarray] | None) -> Lattice:
+    """:func:`segment_field` of a field without comb cells, ``dh`` its measured digit height;
+    ``components``: its mask's :func:`formreader.clean.components_with_centroids`."""
+    atoms = _atoms(components, dh)
     cands: list[Candidate] = []
     for i in range(len(atoms)):
         for j in range(i + 1, min(i + MAX_RUN, len(atoms)) + 1):
@@ -318,8 +332,8 @@ def _written_in_cells(stats: np.ndarray, dh: float, cells: tuple[Rect, ...]) -> 
 def _comb_lattice(components: tuple[int, np.ndarray, np.ndarray, np.ndarray], dh: float,
                   cells: tuple[Rect, ...], levels: tuple[np.ndarray, np.ndarray] | None = None) -> Lattice:
     """One candidate per non-empty comb cell: all its marks (bar specks) are one digit.
-    ``components``: ``cv2.connectedComponentsWithStats`` of the field's mask; ``levels``: its
-    shade levels, if it is shaded."""
+    ``components``: :func:`formreader.clean.components_with_centroids` of the field's mask;
+    ``levels``: its shade levels, if it is shaded."""
     n, labels, stats, cents = components
     speck = (0.08 * dh) ** 2
     atoms: list[Atom] = []
