@@ -69,33 +69,39 @@ class Atom:
 class Candidate:
     """A run of atoms [start, end) read as one digit; ``crop`` is its 28x28 MNIST image.
 
-    Given the run's ink instead of its crop, the crop is normalised on first use only: a field
-    judged to be words from its single marks never needs the crops of its longer runs.
+    Given the run's ink (or its atoms, to paint the ink from) instead of its crop, the crop is
+    normalised on first use only: a field judged to be words from its single marks never needs
+    the crops of its longer runs, and about half of a page's candidates are never classified.
     """
 
-    __slots__ = ("start", "end", "rect", "_crop", "_ink", "_shading")
+    __slots__ = ("start", "end", "rect", "_crop", "_ink", "_atoms", "_shading")
 
     def __init__(self, start: int, end: int, rect: Rect, crop: np.ndarray | None = None,
                  ink: np.ndarray | None = None,
-                 shading: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                 shading: tuple[np.ndarray, np.ndarray] | None = None,
+                 atoms: Sequence[Atom] | None = None) -> None:
         """``shading``: the field's shade levels, to shade ``ink`` with
-        (:func:`formreader.normalize.to_mnist_shaded`)."""
-        if crop is None and ink is None:
-            raise ValueError("a Candidate needs its crop or its ink")
+        (:func:`formreader.normalize.to_mnist_shaded`). ``atoms``: the run, whose union is
+        ``rect``, painted into its ink when the crop is first needed."""
+        if crop is None and ink is None and atoms is None:
+            raise ValueError("a Candidate needs its crop, its ink or its atoms")
         self.start, self.end, self.rect = start, end, rect
-        self._crop, self._ink, self._shading = crop, ink, shading
+        self._crop, self._ink, self._atoms, self._shading = crop, ink, atoms, shading
 
     @property
     def crop(self) -> np.ndarray:
         if self._crop is None:
-            assert self._ink is not None
+            ink = self._ink
+            if ink is None:
+                assert self._atoms is not None
+                ink, _ = _paint(self._atoms, self.rect)
             if self._shading is None:
-                self._crop = to_mnist(self._ink)
+                self._crop = to_mnist(ink)
             else:
                 x, y, w, h = self.rect
                 on, edge = self._shading
-                self._crop = to_mnist_shaded(self._ink, on[y : y + h, x : x + w], edge[y : y + h, x : x + w])
-            self._ink = self._shading = None
+                self._crop = to_mnist_shaded(ink, on[y : y + h, x : x + w], edge[y : y + h, x : x + w])
+            self._ink = self._atoms = self._shading = None
         return self._crop
 
     def __repr__(self) -> str:
@@ -157,8 +163,10 @@ def _union(rects: list[Rect]) -> Rect:
     return x0, y0, x1 - x0, y1 - y0
 
 
-def _paint(atoms: list[Atom]) -> tuple[np.ndarray, Rect]:
-    rect = _union([a.rect for a in atoms])
+def _paint(atoms: Sequence[Atom], rect: Rect | None = None) -> tuple[np.ndarray, Rect]:
+    """The atoms' ink in their union ``rect`` (found from them when not given), and that rect."""
+    if rect is None:
+        rect = _union([a.rect for a in atoms])
     out = np.zeros((rect[3], rect[2]), bool)
     for a in atoms:
         x, y, w, h = a.rect
@@ -285,25 +293,25 @@ def _free_lattice(components: tuple[int, np.ndarray, np.ndarray, np.ndarray], dh
     atoms = _atoms(components, dh)
     cands: list[Candidate] = []
     for i in range(len(atoms)):
+        first = atoms[i]
+        # The run atoms[i:j] grows by one atom per step: its rect, and whether it is all one blob.
+        rect, one_blob = first.rect, True
         for j in range(i + 1, min(i + MAX_RUN, len(atoms)) + 1):
-            run = atoms[i:j]
-            rect = _union([a.rect for a in run])
             if j - i > 1:
-                one_blob = all(a.component == run[0].component for a in run)
+                prev, new = rect, atoms[j - 1]
+                rect = _union([prev, new.rect])
+                one_blob = one_blob and new.component == first.component
                 if rect[2] > (MAX_BLOB_WIDTH if one_blob else MAX_DIGIT_WIDTH) * dh:
                     break
                 # Pieces of one digit overlap or nearly touch; a clear gap separates digits.
-                prev = _union([a.rect for a in run[:-1]])
-                new = run[-1]
-                same = new.component == run[-2].component
+                same = new.component == atoms[j - 2].component
                 if not same and new.rect[0] - (prev[0] + prev[2]) > MAX_PIECE_GAP * dh:
                     break
-            if rect[3] < MIN_DIGIT_HEIGHT * dh and not (j - i == 1 and atoms[i].whole):
+            if rect[3] < MIN_DIGIT_HEIGHT * dh and not (j - i == 1 and first.whole):
                 # Too short to be read as a digit (decode never takes it), and not a whole mark
                 # whose reject probability prices skipping it: not worth normalising/classifying.
                 continue
-            img, rect = _paint(run)
-            cands.append(Candidate(i, j, rect, ink=img, shading=shading))
+            cands.append(Candidate(i, j, rect, shading=shading, atoms=atoms[i:j]))
     return Lattice(atoms, cands, dh)
 
 
