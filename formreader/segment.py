@@ -213,8 +213,9 @@ def cut_columns(mask: np.ndarray, digit_height: float, max_cuts: int = 4) -> lis
     lo, hi = int(0.22 * digit_height), w - int(0.22 * digit_height)
     if hi <= lo:
         return []
-    cand = [c for c in range(max(lo, 1), min(hi, w - 1))
-            if smooth[c] <= smooth[c - 1] and smooth[c] <= smooth[c + 1]]
+    cols = np.arange(max(lo, 1), min(hi, w - 1))  # the local minima, found in one pass
+    mid = smooth[cols]
+    cand = cols[(mid <= smooth[cols - 1]) & (mid <= smooth[cols + 1])].tolist()
     cand.sort(key=lambda c: (smooth[c], c))
     chosen: list[int] = []
     spacing = 0.2 * digit_height
@@ -243,12 +244,14 @@ def _atoms(components: tuple[int, np.ndarray, np.ndarray, np.ndarray], digit_hei
     n, labels, stats, _ = components
     speck = (0.08 * digit_height) ** 2
     atoms: list[Atom] = []
-    for i in range(1, n):
-        x, y, w, h, area = (int(v) for v in stats[i])
+    for i, (x, y, w, h, area) in enumerate(stats[1:n, :5].tolist(), start=1):
         if area < speck and max(w, h) < 0.15 * digit_height:
             continue
         comp = labels[y : y + h, x : x + w] == i
         cuts = cut_columns(comp, digit_height) if h >= 0.5 * digit_height else []
+        if not cuts:  # a whole component: its box is its stats' box, tight on every side
+            atoms.append(Atom((x, y, w, h), comp, whole=True, component=i))
+            continue
         bounds = [0, *cuts, w]
         for a, b in zip(bounds, bounds[1:]):
             piece = comp[:, a:b]
@@ -257,7 +260,7 @@ def _atoms(components: tuple[int, np.ndarray, np.ndarray, np.ndarray], digit_hei
                 continue
             piece = piece[rows[0] : rows[-1] + 1]
             atoms.append(Atom((x + a, y + int(rows[0]), b - a, piece.shape[0]), piece,
-                              whole=not cuts, component=i))
+                              whole=False, component=i))
     atoms.sort(key=lambda a: (a.rect[0] + a.rect[2] / 2.0, a.rect[1]))
     return atoms
 
