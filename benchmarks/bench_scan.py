@@ -286,6 +286,7 @@ def stages(files: list[Path], model: Path) -> dict[str, Any]:
     patches = [(page_io, "iter_pages", "load", True), (page, "clean_page", "clean", False),
                (page, "find_regions", "fields", False), (page, "text_lines", "fields", False),
                (page, "segment_field", "segment", False), (segment, "to_mnist", "normalise", False),
+               (segment, "to_mnist_shaded", "normalise", False),
                (segment, "decode", "decode", False)]
     saved = []
     for module, attr, stage, is_iter in patches:
