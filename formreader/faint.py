@@ -5,10 +5,13 @@ A digit written with a lighter pen than its neighbours can fall above it: it com
 specks, too small to be a mark, and the field is read one digit short with every digit sure
 (`0764` read `076`, reported ``ok``). The grey pixels still show it. A field that holds a
 digit-sized shape clearly darker than its paper, apart from everything that was read or
-removed as a ruling, goes to review.
+removed as a ruling, goes to review; :func:`formreader.page.reread_faint` first reads it again
+with each such shape binarized on its own threshold.
 
 Measured on six fresh sample sets (3,552 fields): 26 fields flagged, 23 of them read wrong (a
-digit missing); 5 of those were reported ``ok`` before. The golden samples flag none.
+digit missing); 5 of those were reported ``ok`` before. The golden samples flag none. Read
+again (session 10), 9 of the flagged fields on twelve fresh sets (7,104 fields) read right,
+and none that read right before changed.
 """
 
 from __future__ import annotations

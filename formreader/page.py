@@ -13,11 +13,15 @@ reading is decoded.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any, Sequence
+
+import cv2
 import numpy as np
 
-from .clean import CleanPage, clean_page, map_bbox
+from .clean import CleanPage, clean_page, map_bbox, remove_specks, speck_area
 from .faint import faint_marks
-from .fields import FieldRegion, find_regions, text_lines
+from .fields import FieldRegion, Rect, find_regions, text_lines
 from .model import Recognizer
 from .normalize import field_darkness
 from .results import Digit, Field, ScanOptions
@@ -82,20 +86,71 @@ def field_lattice(region: FieldRegion, page: CleanPage) -> Lattice:
     return segment_field(region.mask, region.digit_height, region.cells, darkness)
 
 
-def _faint_writing(region: FieldRegion, reading: Reading, page: CleanPage) -> int:
-    """How many digit-sized faint shapes the field holds beside what was read (see
+def _faint_boxes(region: FieldRegion, reading: Reading, page: CleanPage) -> list[Rect]:
+    """The digit-sized faint shapes the field holds beside what was read (see
     :mod:`formreader.faint`): rulings and print removed from the field, and the digits read,
-    are accounted for."""
+    are accounted for. Boxes in field-mask pixels."""
     pixels = _field_pixels(region, page)
     if pixels is None:  # a region reaching past the page: nothing to compare
-        return 0
+        return []
     gray, known = pixels
     for d in reading.digits:
         x, y, dw, dh = d.rect
         known[y : y + dh, x : x + dw] = True
     heights = [d.rect[3] for d in reading.digits]
     height = float(np.median(heights)) if heights else region.digit_height
-    return len(faint_marks(gray, region.mask, known, height))
+    return faint_marks(gray, region.mask, known, height)
+
+
+def _with_faint_ink(region: FieldRegion, boxes: list[Rect], page: CleanPage) -> FieldRegion | None:
+    """The region with the ink of its faint shapes added: each shape binarized on its own
+    (Otsu within its box), as the page's one threshold would have done had it been as dark as
+    the rest. Rulings and print stay out."""
+    pixels = _field_pixels(region, page)
+    if pixels is None:
+        return None
+    gray, others = pixels
+    mask = region.mask.copy()
+    for x, y, w, h in boxes:
+        g = np.ascontiguousarray(gray[y : y + h, x : x + w])
+        t, _ = cv2.threshold(g, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        mask[y : y + h, x : x + w] |= (g <= t) & ~others[y : y + h, x : x + w]
+    mask = remove_specks(mask, speck_area(page.mask.shape))
+    return dataclasses.replace(region, mask=mask)
+
+
+def reread_faint(regions: Sequence[FieldRegion | None], readings: list[Reading | None], page: CleanPage,
+                 recognizer: Recognizer, lengths: Sequence[Any] | None = None
+                 ) -> tuple[list[FieldRegion | None], list[Reading | None]]:
+    """Fields read again with their faint writing binarized on its own (see
+    :mod:`formreader.faint`): a digit written with a lighter pen than its neighbours falls
+    above the page's threshold and is read as specks, or not at all. The new reading replaces
+    the old one when it reads more digits; it says how many faint marks it added."""
+    regions, readings = list(regions), list(readings)
+    todo = []
+    for i, (region, reading) in enumerate(zip(regions, readings)):
+        if region is None or reading is None:
+            continue
+        boxes = _faint_boxes(region, reading, page)
+        reading.faint_left = len(boxes)
+        redone = _with_faint_ink(region, boxes, page) if boxes else None
+        if redone is not None:
+            todo.append((i, redone, len(boxes)))
+    if not todo:
+        return regions, readings
+    found = read_lattices([field_lattice(r, page) for _, r, _ in todo], recognizer,
+                          lengths=None if lengths is None else [lengths[i] for i, _, _ in todo])
+    for (i, region, count), reading in zip(todo, found):
+        old = readings[i]
+        if reading is not None and old is not None and len(reading.digits) > len(old.digits):
+            reading.faint_read = count
+            regions[i], readings[i] = region, reading
+    return regions, readings
+
+
+def _faint_writing(region: FieldRegion, reading: Reading, page: CleanPage) -> int:
+    """How many digit-sized faint shapes the field holds beside what was read."""
+    return len(_faint_boxes(region, reading, page))
 
 
 def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: CleanPage,
@@ -117,7 +172,11 @@ def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: C
     if reading.fitted_from is not None:
         reasons.append(f"read as {reading.fitted_from or '(nothing)'} ({len(reading.fitted_from)} digits); "
                        f"the likeliest reading with a length the rules accept")
-    faint = _faint_writing(region, reading, page) if faint_check else 0
+    if reading.faint_read:
+        reasons.append(f"{reading.faint_read} faint mark(s) read on their own threshold")
+    faint = 0
+    if faint_check:
+        faint = reading.faint_left if reading.faint_left is not None else _faint_writing(region, reading, page)
     if faint:
         reasons.append(f"{faint} faint mark(s) the size of a digit not read")
     bbox = map_bbox(region.bbox, page.from_work, size)
@@ -138,8 +197,11 @@ def read_page(gray: np.ndarray, recognizer: Recognizer, options: ScanOptions = S
     # Several lines of writing in one region are a paragraph or an address, not a number.
     regions = [r for r in find_regions(page.mask, options.field_mode) if text_lines(r.mask) == 1]
     lattices: list[Lattice | None] = [field_lattice(r, page) for r in regions]
+    readings = read_lattices(lattices, recognizer, give_up=is_words)
+    if options.faint_check:
+        regions, readings = reread_faint(regions, readings, page, recognizer)  # type: ignore[assignment]
     fields: list[Field] = []
-    for region, reading in zip(regions, read_lattices(lattices, recognizer, give_up=is_words)):
+    for region, reading in zip(regions, readings):
         if reading is not None and is_number(reading):
             fields.append(field_from_reading(f"field_{len(fields) + 1:02d}", region, reading, page,
                                              size, options.threshold, options.faint_check))

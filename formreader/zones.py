@@ -22,7 +22,7 @@ from .clean import clean_page, map_bbox
 from .config import FieldSpec, Layout, Pipeline
 from .fields import Box, FieldRegion, box_lines, box_region, comb_dividers, find_boxes, line_masks
 from .model import Recognizer
-from .page import field_from_reading, field_lattice, read_page
+from .page import field_from_reading, field_lattice, read_page, reread_faint
 from .results import Field
 from .segment import Reading, estimate_digit_height, read_lattices
 from .validate import digit_count_rule
@@ -261,8 +261,11 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline,
             regions.append(box_region(page.mask, comb) if comb else zone_region(page.mask, boxes, rulings, zone))
             problems.append(None)
             zones.append(zone)
+    lengths = [digit_count_rule(f) for f in spec.fields]
     found = read_lattices([field_lattice(r, page) if r is not None else None
-                           for r in regions], recognizer, lengths=[digit_count_rule(f) for f in spec.fields])
+                           for r in regions], recognizer, lengths=lengths)
+    if options.faint_check:
+        regions, found = reread_faint(regions, found, page, recognizer, lengths)
     if readings is not None:
         readings.extend(found)
     out = []
