@@ -119,13 +119,29 @@ def _with_faint_ink(region: FieldRegion, boxes: list[Rect], page: CleanPage) -> 
     return dataclasses.replace(region, mask=mask)
 
 
+def _in_writing_area(box: Rect, region: FieldRegion) -> bool:
+    """Whether a faint shape is the field's to read: clear of the crop's edges (where the next
+    box's ruling or the page's print begins) and centred in the box's writing area, if it has
+    one. A light ruling at the edge is flagged, never read as a 1."""
+    x, y, w, h = box
+    H, W = region.mask.shape
+    if x <= 0 or y <= 0 or x + w >= W or y + h >= H:
+        return False
+    if region.inner is None:
+        return True
+    ix, iy, iw, ih = region.inner
+    cx, cy = x + w / 2.0, y + h / 2.0
+    return ix <= cx < ix + iw and iy <= cy < iy + ih
+
+
 def reread_faint(regions: Sequence[FieldRegion | None], readings: list[Reading | None], page: CleanPage,
                  recognizer: Recognizer, lengths: Sequence[Any] | None = None
                  ) -> tuple[list[FieldRegion | None], list[Reading | None]]:
     """Fields read again with their faint writing binarized on its own (see
     :mod:`formreader.faint`): a digit written with a lighter pen than its neighbours falls
     above the page's threshold and is read as specks, or not at all. The new reading replaces
-    the old one when it reads more digits; it says how many faint marks it added."""
+    the old one when it reads more digits; it says how many faint marks it added. Only shapes
+    inside the writing area are read (:func:`_in_writing_area`); all of them are flagged."""
     regions, readings = list(regions), list(readings)
     todo = []
     for i, (region, reading) in enumerate(zip(regions, readings)):
@@ -133,9 +149,10 @@ def reread_faint(regions: Sequence[FieldRegion | None], readings: list[Reading |
             continue
         boxes = _faint_boxes(region, reading, page)
         reading.faint_left = len(boxes)
-        redone = _with_faint_ink(region, boxes, page) if boxes else None
+        inside = [b for b in boxes if _in_writing_area(b, region)]
+        redone = _with_faint_ink(region, inside, page) if inside else None
         if redone is not None:
-            todo.append((i, redone, len(boxes)))
+            todo.append((i, redone, len(inside)))
     if not todo:
         return regions, readings
     found = read_lattices([field_lattice(r, page) for _, r, _ in todo], recognizer,

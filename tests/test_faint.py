@@ -110,3 +110,13 @@ def test_the_check_can_be_turned_off(mnist, recognizer, tmp_path) -> None:
     cv2.imwrite(str(tmp_path / "p.png"), gray)
     (tmp_path / "p.yaml").write_text("inputs: [p.png]\ncleaning: {faint_check: false}\n")
     assert load_pipeline(tmp_path / "p.yaml").spec.scan_options().faint_check is False
+
+
+def test_a_light_line_beside_the_box_is_flagged_but_never_read(mnist, recognizer) -> None:
+    """A light ruling or guide outside the writing area would read as a sure 1."""
+    plain, _ = faint_fourth_digit(mnist, recognizer)
+    gray = plain.copy()
+    cv2.line(gray, (506, 96), (506, 194), 150, 2)  # a light line just right of the box
+    read = read_page(gray, recognizer)
+    assert [f.value for f in read] == ["076"]
+    assert read[0].status == "review" and read[0].reason == "1 faint mark(s) the size of a digit not read"

@@ -207,7 +207,7 @@ def test_a_bold_digit_wider_than_a_digit_is_read_whole(recognizer) -> None:
     """One blob of ink wider than MAX_DIGIT_WIDTH (a bold, flattened 0) is still a candidate
     whole, not only the slices it is cut into."""
     m = np.zeros((60, 120), np.uint8)
-    cv2.ellipse(m, (60, 30), (31, 17), 0, 0, 360, 1, 6)
+    cv2.ellipse(m, (60, 30), (36, 17), 0, 0, 360, 1, 6)
     lattice = segment.segment_field(m.astype(bool), H)
     assert max(c.rect[2] for c in lattice.candidates) > segment.MAX_DIGIT_WIDTH * lattice.digit_height
     assert any(c.start == 0 and c.end == len(lattice.atoms) for c in lattice.candidates)
