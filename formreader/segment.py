@@ -29,9 +29,9 @@ Rect = tuple[int, int, int, int]  # x, y, w, h in field-mask pixels
 
 MAX_RUN = 6  # atoms merged into one digit at most (a digit broken in pieces and sliced)
 # Widest candidate digit made of several pieces, in digit heights: a wide 5 whose flag came
-# loose spans 1.7 (1.4 until session 10; 1.8 mended 4 of 7,104 fresh fields, broke none and
-# adds no crops to a page worth measuring).
-MAX_DIGIT_WIDTH = 1.8
+# loose (1.4 until session 10; 1.6 mended 3 of 7,104 fresh fields and broke none; 1.8 mended
+# one more but read an amount's comma into the 0 after it).
+MAX_DIGIT_WIDTH = 1.6
 # Widest single blob of ink still read whole: a bold 0, an 8 with a long tail or a 5 whose flag
 # reaches far right are one stroke, and reading them in slices gives two doubtful digits.
 MAX_BLOB_WIDTH = 2.0
