@@ -14,7 +14,7 @@ reading is decoded.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -135,17 +135,19 @@ def _in_writing_area(box: Rect, region: FieldRegion) -> bool:
 
 
 def reread_faint(regions: Sequence[FieldRegion | None], readings: list[Reading | None], page: CleanPage,
-                 recognizer: Recognizer, lengths: Sequence[Any] | None = None
+                 recognizer: Recognizer, lengths: Sequence[Any] | None = None,
+                 wanted: Callable[[Reading], bool] | None = None
                  ) -> tuple[list[FieldRegion | None], list[Reading | None]]:
     """Fields read again with their faint writing binarized on its own (see
     :mod:`formreader.faint`): a digit written with a lighter pen than its neighbours falls
     above the page's threshold and is read as specks, or not at all. The new reading replaces
     the old one when it reads more digits; it says how many faint marks it added. Only shapes
-    inside the writing area are read (:func:`_in_writing_area`); all of them are flagged."""
+    inside the writing area are read (:func:`_in_writing_area`); all of them are flagged.
+    ``wanted``: the readings worth checking (e.g. numbers, not a box of words); default all."""
     regions, readings = list(regions), list(readings)
     todo = []
     for i, (region, reading) in enumerate(zip(regions, readings)):
-        if region is None or reading is None:
+        if region is None or reading is None or (wanted is not None and not wanted(reading)):
             continue
         boxes = _faint_boxes(region, reading, page)
         reading.faint_left = len(boxes)
@@ -216,7 +218,8 @@ def read_page(gray: np.ndarray, recognizer: Recognizer, options: ScanOptions = S
     lattices: list[Lattice | None] = [field_lattice(r, page) for r in regions]
     readings = read_lattices(lattices, recognizer, give_up=is_words)
     if options.faint_check:
-        regions, readings = reread_faint(regions, readings, page, recognizer)  # type: ignore[assignment]
+        regions, readings = reread_faint(regions, readings, page, recognizer,  # type: ignore[assignment]
+                                         wanted=is_number)
     fields: list[Field] = []
     for region, reading in zip(regions, readings):
         if reading is not None and is_number(reading):
