@@ -606,6 +606,10 @@ def remove_rulings(crop: np.ndarray, inner: Rect, sides: tuple[int, int, int, in
         above = cv2.dilate(above.astype(np.uint8)[None], kernel)[0] > 0
         below = cv2.dilate(below.astype(np.uint8)[None], kernel)[0] > 0
         band = crop[r0:r1] & ~(above & below)[None]
+        # Only the ruling's long runs go: writing that bulges over it inside the widened band
+        # (the top of a 9's loop drawn on the line) stays, as a loose cap of its digit.
+        band &= cv2.morphologyEx(crop[r0:r1].astype(np.uint8), cv2.MORPH_OPEN,
+                                 np.ones((1, max(3, h // 2)), np.uint8)) > 0
         out[r0:r1] &= ~band
 
     def clear_cols(c0: int, c1: int, r0: int, r1: int) -> None:

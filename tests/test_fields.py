@@ -108,6 +108,23 @@ def test_stroke_crossing_a_ruling_survives_line_removal() -> None:
     assert out.sum() <= crop[40:75, 50:53].sum() + 3 * 8  # at most a sliver of ruling kept
 
 
+def test_writing_that_bulges_over_a_ruling_inside_its_band_is_kept() -> None:
+    """The top of a 9's loop drawn on the top ruling pokes two rows above it, still inside the
+    band widened for the ruling's wobble: it is writing (the loop is read as a loose cap), the
+    ruling under it is not."""
+    crop = np.zeros((80, 120), bool)
+    crop[20:23, 10:110] = True  # top ruling
+    crop[60:63, 10:110] = True  # bottom ruling
+    crop[20:63, 10:13] = crop[20:63, 107:110] = True  # sides
+    crop[18:20, 50:60] = True  # the loop's top, over the ruling
+    crop[23:45, 48:51] = crop[23:45, 59:62] = True  # its sides, hanging from the ruling
+    inner = (13, 23, 94, 37)
+    out = fields.remove_rulings(crop, inner, (3, 3, 3, 3))
+    assert out[18:20, 50:60].all()  # the bulge stays
+    assert not out[20:23, 14:45].any() and not out[20:23, 65:106].any()  # the ruling goes
+    assert out[23:45, 48:51].all() and out[23:45, 59:62].all()
+
+
 def test_digit_written_through_the_bottom_ruling_is_kept_whole(digits) -> None:
     p = Page(400, 300)
     p.box(50, 100, 200, 50, 2)
