@@ -108,17 +108,17 @@ def test_accuracy_against_truth(golden_results: dict[str, PageResult]) -> None:
     acc = accuracy(golden_results)
     print(f"\ngolden: digit accuracy {acc['digit']:.4f} over {acc['digits']} digits, "
           f"field accuracy {acc['field']:.4f} over {acc['fields']} fields")
-    # Regression floors at what the shipped model and scanner measure today (2026-11-21, session
-    # 9, crops shaded from the page's grey levels and a model fine-tuned on them: digits 0.9935
-    # of 1535, fields 0.9662 of 296, 10 wrong; session 7-8's 0.9941 / 0.9696, 9 wrong; sessions
-    # 4-6 0.9935 / 0.9662, session 3 0.9922 / 0.9595, session 1 0.9850 / 0.9257).
-    # Session 9 moved the floor down by one field, deliberately: here the change fixed 2 fields
-    # and broke 3, while on 14 fresh sets (8,288 fields, benchmarks/bench_accuracy.py, two of
-    # them held out and scored once) it fixed 109 and broke 59 (355 -> 305 wrong fields). The
-    # digit target (0.99) is met; the field target (0.97) is not: the wrong fields left are
-    # single digits the model misreads (a 3 as a 5, a 9 as a 4 or 7), not segmentation.
-    assert acc["digit"] >= 0.9934
-    assert acc["field"] >= 0.9662
+    # Regression floors at what the shipped model and scanner measure today (2026-11-22, session
+    # 10, loose caps read with their digit, faint digits read, writing over a top ruling kept:
+    # digits 0.9941 of 1535, fields 0.9696 of 296, 9 wrong; session 9 0.9935 / 0.9662, 10
+    # wrong; sessions 7-8 0.9941 / 0.9696; sessions 4-6 0.9935 / 0.9662, session 3 0.9922 /
+    # 0.9595, session 1 0.9850 / 0.9257). Session 9 had moved the floor down by one field,
+    # deliberately (on 14 fresh sets its change fixed 109 fields and broke 59); session 10 took
+    # it back up. The digit target (0.99) is met; the field target (0.97, 8 wrong at most) is
+    # not: the wrong fields left are single digits the model misreads (a 3 as a 5, a 9 as a 4
+    # or 7), not segmentation.
+    assert acc["digit"] >= 0.9941
+    assert acc["field"] >= 0.9695
 
 
 def test_wrong_fields_are_flagged(golden_results: dict[str, PageResult]) -> None:
