@@ -60,7 +60,9 @@ INTERIOR_REJECT = 0.25
 # gap of them, and in its upper half) is usually a loose part of that digit: the top bar of a 5
 # or a 7, the closing stroke of a 9's loop. Alone it reads as "not a digit", so skipping it was
 # nearly free, and the rest of the digit reads as a confident 6, 1 or 0. Skipping such a cap is
-# priced at this share of its reject probability, so the whole digit wins unless it reads badly.
+# priced at this share of its reject probability, so the whole digit wins unless it reads badly
+# (session 10, 12 fresh sets: 260 -> 255 wrong fields, silent errors 70 -> 59; 0.25 read the
+# same four sets alike; caps below a digit as well mended 4 fields and broke 4).
 CAP_REJECT = 0.05
 _EPS = 1e-7
 
@@ -386,7 +388,7 @@ def decode(lattice: Lattice, probs: np.ndarray) -> Reading:
     INTERIOR_REJECT for a digit-high mark between digits, by CAP_REJECT for a small mark on
     top of one). Slices of a component cannot be skipped, so a digit is never read from half
     of a blob. A candidate less than MIN_DIGIT_HEIGHT of the digit height is never a digit, and
-    skipping it costs at most -log(SMALL_MARK_SKIP) (times CAP_REJECT for a cap).
+    skipping it costs at most -log(SMALL_MARK_SKIP) (plus -log(CAP_REJECT) for a cap).
     """
     atoms, cands = lattice.atoms, lattice.candidates
     n = len(atoms)
