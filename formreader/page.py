@@ -167,11 +167,6 @@ def reread_faint(regions: Sequence[FieldRegion | None], readings: list[Reading |
     return regions, readings
 
 
-def _faint_writing(region: FieldRegion, reading: Reading, page: CleanPage) -> int:
-    """How many digit-sized faint shapes the field holds beside what was read."""
-    return len(_faint_boxes(region, reading, page))
-
-
 def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: CleanPage,
                        size: tuple[int, int], threshold: float, faint_check: bool = True) -> Field:
     """A result Field from a decoded region: bboxes mapped back to source pixels (``size`` =
@@ -195,7 +190,7 @@ def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: C
         reasons.append(f"{reading.faint_read} faint mark(s) read on their own threshold")
     faint = 0
     if faint_check:
-        faint = reading.faint_left if reading.faint_left is not None else _faint_writing(region, reading, page)
+        faint = reading.faint_left if reading.faint_left is not None else len(_faint_boxes(region, reading, page))
     if faint:
         reasons.append(f"{faint} faint mark(s) the size of a digit not read")
     bbox = map_bbox(region.bbox, page.from_work, size)
