@@ -155,6 +155,9 @@ def train(
     page_crops: int = typer.Option(0, "--page-crops", min=0,
                                    help="Also train on the crops the --init model cuts from this many synthetic "
                                         "pages per shipped pipeline (drawn with training digits)."),
+    teacher: Optional[Path] = typer.Option(None, "--teacher", help="Learn this model's probabilities on every "
+                                           "training input instead of the labels (distillation: how the screen "
+                                           "is made to agree with the full model)."),
     limit: Optional[int] = typer.Option(None, min=100, help="Train on the first N digits only (smoke tests)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-epoch progress."),
 ) -> None:
@@ -167,13 +170,15 @@ def train(
         raise typer.BadParameter(f"unknown network {arch!r} (expected one of: {', '.join(ARCHITECTURES)})", param_hint="--arch")
     if init is not None and not init.is_file():
         raise typer.BadParameter(f"{init}: model file not found", param_hint="--init")
+    if teacher is not None and not teacher.is_file():
+        raise typer.BadParameter(f"{teacher}: model file not found", param_hint="--teacher")
     if page_crops and init is None:
         raise typer.BadParameter("page crops are cut by an existing model: give one with --init", param_hint="--page-crops")
     data = load_mnist(mnist)
     cfg = TrainConfig(arch=arch, epochs=epochs, seed=seed, batch_size=batch_size, limit=limit,
                       lr_decay=lr_decay, patience=patience, scan_variants=scan_variants, warp=warp, grey=grey,
                       learning_rate=learning_rate, init=None if init is None else str(init),
-                      page_crops=page_crops)
+                      page_crops=page_crops, teacher=None if teacher is None else str(teacher))
     verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)
     card = run_training(data, out, cfg, verbose=verbose)
     t = card["test"]

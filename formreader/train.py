@@ -43,6 +43,7 @@ class TrainConfig:
     init: str | None = None  # start from this model's weights (same architecture) instead of random
     page_crops: int = 0  # synthetic pages per shipped pipeline cut into training crops (pagecrops)
     page_share: float = 0.5  # share of each batch's digits that are page crops, when there are any
+    teacher: str | None = None  # learn this model's probabilities on every input instead of the labels
 
 
 def make_pools(x: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +86,8 @@ def _digit_batch(x: np.ndarray, y: np.ndarray, idx: np.ndarray, pools: tuple[np.
 
 
 def _make_sequence(x: np.ndarray, y: np.ndarray, pools: tuple[np.ndarray, np.ndarray],
-                   cfg: TrainConfig, pages: tuple[np.ndarray, np.ndarray] | None = None) -> Any:
+                   cfg: TrainConfig, pages: tuple[np.ndarray, np.ndarray] | None = None,
+                   teacher: Recognizer | None = None) -> Any:
     import keras
 
     class AugmentedDigits(keras.utils.PyDataset):
@@ -105,7 +107,10 @@ def _make_sequence(x: np.ndarray, y: np.ndarray, pools: tuple[np.ndarray, np.nda
         def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
             idx = self.order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             rng = np.random.default_rng([cfg.seed, self.epoch, i, 7])
-            return _digit_batch(x, y, idx, pools, cfg, rng, pages)
+            images, labels = _digit_batch(x, y, idx, pools, cfg, rng, pages)
+            if teacher is None:
+                return images, labels
+            return images, teacher.probabilities(images[..., 0])
 
         def on_epoch_end(self) -> None:
             self.epoch += 1
@@ -171,6 +176,22 @@ def _page_crops(cfg: TrainConfig, x: np.ndarray, y: np.ndarray, verbose: int) ->
             print(f"page crops: {done}/{total} pages", flush=True)
 
     return page_crops(Digits.from_mnist(x, y), load_model(cfg.init), cfg.page_crops, PAGE_SEED, progress=progress)
+
+
+def _teacher(cfg: TrainConfig) -> Recognizer | None:
+    """The model whose probabilities are the targets (knowledge distillation), alone.
+
+    Why: the screen's confident answers are kept without asking the full model, so the screen
+    must agree with the full model, not merely be accurate. Trained on the labels, it is sure of
+    different digits than the full model is, and a strict threshold (sending many crops on) is
+    the price; trained on the full model's own probabilities, its sureness follows the full
+    model's.
+    """
+    if not cfg.teacher:
+        return None
+    from .model import load_model
+
+    return load_model(cfg.teacher, screen=False)
 
 
 def score_scan_style(rec: Recognizer, data: Mnist) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -252,9 +273,12 @@ def train(data: Mnist, out: Path, cfg: TrainConfig, verbose: int = 1) -> dict[st
     if cfg.init:
         _initial_weights(model, cfg.init)
     crops = _page_crops(cfg, x_train, y_train, verbose) if cfg.page_crops else None
+    teacher = _teacher(cfg)
+    if teacher is not None:
+        y_v = teacher.probabilities(x_v)
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate),
-        loss="sparse_categorical_crossentropy",
+        loss="sparse_categorical_crossentropy" if teacher is None else "categorical_crossentropy",
         metrics=["accuracy"],
     )
     callbacks = [
@@ -264,7 +288,7 @@ def train(data: Mnist, out: Path, cfg: TrainConfig, verbose: int = 1) -> dict[st
     ]
     pools = make_pools(x_train, y_train, cfg)
     hist = model.fit(
-        _make_sequence(x_train, y_train, pools, cfg, None if crops is None else (crops.x, crops.y)),
+        _make_sequence(x_train, y_train, pools, cfg, None if crops is None else (crops.x, crops.y), teacher),
         validation_data=(x_v[..., None], y_v),
         epochs=cfg.epochs,
         callbacks=callbacks,
