@@ -68,6 +68,53 @@ def test_onnx_export_matches_keras_on_odd_inputs(keras_model):
         np.testing.assert_allclose(got, expected, atol=TOLERANCE)
 
 
+def _random_bn(model, seed: int) -> None:
+    """Batch-norm statistics far from the identity, so that a wrong folding shows."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            n = layer.moving_mean.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2.0, n), rng.normal(0, 0.5, n), rng.normal(0, 0.5, n),
+                               rng.uniform(0.2, 3.0, n)])
+
+
+@pytest.mark.parametrize("then_conv", [False, True])
+def test_whole_input_conv_becomes_a_matrix_product(then_conv):
+    """A conv whose kernel covers its whole input map (the last conv of both shipped networks)
+    and that leads straight to the Flatten is exported as Flatten + Gemm, in Keras's flattening
+    order; one followed by another conv stays a Conv. Either way the export reads as Keras
+    does."""
+    pytest.importorskip("onnxruntime")
+    import keras
+    import onnx
+
+    from formreader.infer import keras_to_onnx, onnx_session_forward
+
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(6, 3, strides=2, padding="same", use_bias=False)(inputs)  # 14 x 14
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.Activation("relu")(x)
+    x = keras.layers.Conv2D(8, 14, use_bias=False)(x)  # covers the whole map: 1 x 1 x 8
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.Activation("relu")(x)
+    x = keras.layers.Dropout(0.3)(x)
+    if then_conv:
+        x = keras.layers.Conv2D(5, 1, activation="relu")(x)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inputs, keras.layers.Dense(11, activation="softmax")(x))
+    _random_bn(model, 6)
+
+    blob = keras_to_onnx(model)
+    ops = [node.op_type for node in onnx.load_from_string(blob).graph.node]
+    # With a 1 x 1 conv after it, that one is the whole-input conv before the Flatten.
+    assert ops.count("Conv") == (2 if then_conv else 1)
+    assert ops.count("Gemm") == 2
+    x = np.random.default_rng(7).random((33, 28, 28), dtype=np.float32)
+    expected = np.asarray(model(x[..., None], training=False))
+    np.testing.assert_allclose(onnx_session_forward(blob)(x), expected, atol=TOLERANCE)
+
+
 def test_tf_backend_is_the_same_reading(keras_model, mnist, keras_probs):
     from formreader.infer import tf_forward
 

@@ -42,3 +42,35 @@ def test_one_epoch_smoke_and_determinism(small, tmp_path):
     assert getattr(a, "optimizer", None) is None  # shipped without optimizer state
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(wa, wb)
+
+
+def test_a_teacher_gives_its_probabilities_as_the_targets(small):
+    """Distillation (``--teacher``): every training input's target is the teacher's reading of
+    that very input (scan-style digits, reject marks and all), not its label."""
+    import keras
+
+    from formreader.model import Recognizer, build_fast_model
+    from formreader.train import _make_sequence, make_pools
+
+    cfg = TrainConfig(limit=200, batch_size=32, scan_variants=1)
+    x, y = small.x_train[:200], small.y_train[:200]
+    keras.utils.set_random_seed(2)
+    teacher = Recognizer(build_fast_model())
+    plain = _make_sequence(x, y, make_pools(x, y, cfg), cfg)
+    taught = _make_sequence(x, y, make_pools(x, y, cfg), cfg, teacher=teacher)
+    images, labels = plain[1]
+    same_images, targets = taught[1]
+    np.testing.assert_array_equal(images, same_images)  # the teacher changes the targets only
+    assert labels.shape == (len(images),) and targets.shape == (len(images), 11)
+    np.testing.assert_allclose(targets, teacher.probabilities(images[..., 0]), atol=1e-6)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_distilled_training_records_its_teacher(small, tmp_path):
+    from conftest import SHIPPED_MODEL
+
+    cfg = TrainConfig(arch="fast", epochs=1, limit=300, val_size=300, batch_size=64, scan_variants=1,
+                      teacher=str(SHIPPED_MODEL))
+    card = train(small, tmp_path / "fast.keras", cfg, verbose=0)
+    assert card["hyperparameters"]["teacher"] == str(SHIPPED_MODEL)
+    assert card["history"]["loss"][0] > 0 and card["test"]["n"] == 300
