@@ -134,8 +134,8 @@ def train(
     mnist: Optional[Path] = typer.Option(None, "--mnist", help=MNIST_HELP),
     epochs: int = typer.Option(24, min=1, help="Maximum epochs (early stopping may end sooner)."),
     out: Path = typer.Option(Path("models/digits.keras"), "--out", help="Where to write the model."),
-    arch: str = typer.Option("full", "--arch", help="Network: 'full' (the reader) or 'fast' (its screen, "
-                             "shipped as models/digits-fast.keras)."),
+    arch: str = typer.Option("full", "--arch", help="Network: 'full' (the reader), 'fast' (its screen, "
+                             "shipped as models/digits-fast.keras) or 'lite' (a smaller screen, trained with --teacher)."),
     seed: int = typer.Option(1, help="Random seed: same data and seed give the same model."),
     lr_decay: float = typer.Option(0.88, "--lr-decay", min=0.5, max=1.0,
                                    help="Learning rate factor per epoch (the shipped full model: 0.92 over 40 epochs)."),
@@ -172,8 +172,8 @@ def train(
         raise typer.BadParameter(f"{init}: model file not found", param_hint="--init")
     if teacher is not None and not teacher.is_file():
         raise typer.BadParameter(f"{teacher}: model file not found", param_hint="--teacher")
-    if page_crops and init is None:
-        raise typer.BadParameter("page crops are cut by an existing model: give one with --init", param_hint="--page-crops")
+    if page_crops and init is None and teacher is None:
+        raise typer.BadParameter("page crops are cut by an existing model: give one with --init or --teacher", param_hint="--page-crops")
     data = load_mnist(mnist)
     cfg = TrainConfig(arch=arch, epochs=epochs, seed=seed, batch_size=batch_size, limit=limit,
                       lr_decay=lr_decay, patience=patience, scan_variants=scan_variants, warp=warp, grey=grey,

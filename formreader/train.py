@@ -162,20 +162,22 @@ def _init_card(path: str | None) -> dict[str, Any] | None:
 
 
 def _page_crops(cfg: TrainConfig, x: np.ndarray, y: np.ndarray, verbose: int) -> Any:
-    """Page crops for fine-tuning: the pages are read with the ``cfg.init`` model (and its screen)."""
+    """Page crops for fine-tuning: the pages are read with the ``cfg.init`` model (and its screen),
+    else with the teacher, whose probabilities on them are the targets anyway."""
     from .errors import ModelError
     from .model import load_model
     from .pagecrops import page_crops
     from .synth import Digits
 
-    if not cfg.init:
-        raise ModelError("page crops are cut by an existing model: give one to start from (--init)")
+    cutter = cfg.init or cfg.teacher
+    if not cutter:
+        raise ModelError("page crops are cut by an existing model: give one to start from (--init) or a --teacher")
 
     def progress(done: int, total: int) -> None:
         if verbose and (done % 50 == 0 or done == total):
             print(f"page crops: {done}/{total} pages", flush=True)
 
-    return page_crops(Digits.from_mnist(x, y), load_model(cfg.init), cfg.page_crops, PAGE_SEED, progress=progress)
+    return page_crops(Digits.from_mnist(x, y), load_model(cutter), cfg.page_crops, PAGE_SEED, progress=progress)
 
 
 def _teacher(cfg: TrainConfig) -> Recognizer | None:
