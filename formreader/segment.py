@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .clean import components_with_centroids
-from .model import REJECT
+from .model import PAGE_SCREEN_CONFIDENCE, REJECT
 from .normalize import shade_levels, to_mnist, to_mnist_shaded
 from .stats import median
 
@@ -692,7 +692,7 @@ def _classify_into(lattices: list[Lattice | None], which: list[list[int]], probs
              if lat is not None and ks]
     if not crops:
         return
-    _, p = recognizer.classify(np.concatenate(crops))
+    _, p = recognizer.classify(np.concatenate(crops), screen_confidence=PAGE_SCREEN_CONFIDENCE)
     start = 0
     for lat, ks, pr in zip(lattices, which, probs):
         if lat is None or not ks:

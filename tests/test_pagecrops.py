@@ -64,12 +64,12 @@ def test_fine_tuning_on_page_crops_starts_from_the_given_model(mnist, tmp_path) 
     fast = default_model_path().with_name("digits-fast.keras")
     small = Mnist(mnist.x_train[:1500], mnist.y_train[:1500], mnist.x_test[:300], mnist.y_test[:300],
                   mnist.sha256, mnist.source)
-    cfg = TrainConfig(arch="fast", epochs=1, limit=400, val_size=300, batch_size=64, learning_rate=1e-9,
+    cfg = TrainConfig(arch="lite", epochs=1, limit=400, val_size=300, batch_size=64, learning_rate=1e-9,
                       init=str(fast), page_crops=1, scan_variants=1, seed=5)
     card = train(small, tmp_path / "ft.keras", cfg, verbose=0)
     saved = json.loads((tmp_path / "ft.json").read_text())
     assert saved["page_crops"]["crops"] > 150 and saved["page_crops"]["pages"] == len(PIPELINE_KINDS)
-    assert saved["init"]["path"] == str(fast) and saved["init"]["hyperparameters"]["arch"] == "fast"
+    assert saved["init"]["path"] == str(fast) and saved["init"]["hyperparameters"]["arch"] == "lite"
     # validated on the digits the starting model (seed 1) held out, whatever the new seed
     assert saved["hyperparameters"]["seed"] == 5 and saved["hyperparameters"]["split_seed"] == 1
     # At a vanishing learning rate the kernels stay the starting model's (batch-norm statistics,

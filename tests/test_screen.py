@@ -36,6 +36,10 @@ def test_only_doubtful_crops_reach_the_full_model():
     assert digits.tolist() == [3, 7, 3, 7]
     np.testing.assert_array_equal(probs[[0, 2]], screen_p[[0, 2]])
     np.testing.assert_array_equal(probs[[1, 3]], full_p[[1, 3]])
+    # A stricter threshold for one call (what the page scanner asks): 0.995 goes on as well.
+    full_calls.clear()
+    digits, _ = rec.classify(crops, screen_confidence=0.999)
+    assert full_calls == [3] and digits.tolist() == [3, 7, 7, 7]
 
 
 def test_no_crop_is_doubtful_means_no_full_model_call():
@@ -72,3 +76,23 @@ def test_a_model_without_a_screen_beside_it_reads_alone(tmp_path):
     shutil.copy(SHIPPED_MODEL, own)
     assert load_model(own).screen is None
     assert screen_path(own) == tmp_path / "mine-fast.keras"
+
+
+def test_the_page_scanner_holds_the_screen_to_the_stricter_threshold(recognizer, monkeypatch):
+    """Page crops (cuts, merges, box-line scraps) go on to the full model unless the screen is
+    PAGE_SCREEN_CONFIDENCE sure: on them a small screen is sure of what the full model doubts."""
+    from formreader.model import PAGE_SCREEN_CONFIDENCE, SCREEN_CONFIDENCE
+    from formreader.io import load_gray
+    from formreader.page import read_page
+
+    assert PAGE_SCREEN_CONFIDENCE > SCREEN_CONFIDENCE
+    asked: list[float | None] = []
+    classify = Recognizer.classify
+
+    def spy(self, crops, screen_confidence=None):
+        asked.append(screen_confidence)
+        return classify(self, crops, screen_confidence)
+
+    monkeypatch.setattr(Recognizer, "classify", spy)
+    fields = read_page(load_gray(SHIPPED_MODEL.parents[1] / "samples" / "hsf-000.jpg"), recognizer)
+    assert fields and asked and set(asked) == {PAGE_SCREEN_CONFIDENCE}

@@ -274,9 +274,9 @@ class CountingRecognizer:
     def __init__(self, recognizer) -> None:
         self.inner, self.crops = recognizer, 0
 
-    def classify(self, crops: np.ndarray):
+    def classify(self, crops: np.ndarray, screen_confidence: float | None = None):
         self.crops += len(crops)
-        return self.inner.classify(crops)
+        return self.inner.classify(crops, screen_confidence)
 
 
 def test_clear_separate_digits_are_read_from_their_blobs_alone(bank, recognizer) -> None:
