@@ -101,11 +101,13 @@ def pick_digits(images: np.ndarray, labels: np.ndarray, recognizer, per_class: i
     Page tests then measure the page pipeline (boxes, cuts, merges), not the model's hardest
     digits. Deterministic: the test set's order decides.
     """
+    from formreader.model import PAGE_SCREEN_CONFIDENCE
     from formreader.normalize import to_mnist
 
     idx = np.arange(min(pool * 10, len(images)))
     crops = np.stack([to_mnist(images[i] >= 128) for i in idx])
-    cls, probs = recognizer.classify(crops)
+    # As the page scanner reads them: a digit only the screen is sure of is no plain digit.
+    cls, probs = recognizer.classify(crops, screen_confidence=PAGE_SCREEN_CONFIDENCE)
     out: dict[int, list[np.ndarray]] = {d: [] for d in range(10)}
     for i, c, p in zip(idx, cls, probs):
         lab = int(labels[i])
