@@ -80,6 +80,26 @@ def build_model(dropout: float = 0.4) -> "keras.Model":
     return keras.Model(inputs, outputs, name="formreader_digits")
 
 
+def _screen_network(widths: tuple[int, int, int, int, int], map_dropout: float, dense_dropout: float) -> "keras.Model":
+    """The screens' shape: a conv at 28x28, strided convs to 14x14 and 7x7, a 3x3 conv to 5x5,
+    and a 5x5 conv that covers the whole map (exported as one matrix product)."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(28, 28, 1), name="digit")
+    x = _conv(inputs, widths[0], 3, padding="same")
+    x = _conv(x, widths[1], 3, strides=2, padding="same")
+    x = layers.Dropout(map_dropout)(x)
+    x = _conv(x, widths[2], 3, strides=2, padding="same")
+    x = layers.Dropout(map_dropout)(x)
+    x = _conv(x, widths[3], 3)
+    x = _conv(x, widths[4], 5)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(dense_dropout)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name="formreader_digits")
+
+
 def build_fast_model(dropout: float = 0.4) -> "keras.Model":
     """The screen until session 10: a fifth of the full model's arithmetic (3.0 vs 15.2 M
     multiply-adds). The shipped screen is now :func:`build_lite_model`.
@@ -90,21 +110,7 @@ def build_fast_model(dropout: float = 0.4) -> "keras.Model":
     so the pair answers as the full model does. It downsamples at once (strided convolutions
     from 28x28 to 14x14 to 7x7) and spends its width on the small maps.
     """
-    import keras
-    from keras import layers
-
-    inputs = keras.Input(shape=(28, 28, 1), name="digit")
-    x = _conv(inputs, 16, 3, padding="same")
-    x = _conv(x, 32, 3, strides=2, padding="same")
-    x = layers.Dropout(dropout / 2)(x)
-    x = _conv(x, 64, 3, strides=2, padding="same")
-    x = layers.Dropout(dropout / 2)(x)
-    x = _conv(x, 64, 3)
-    x = _conv(x, 128, 5)
-    x = layers.Flatten()(x)
-    x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
-    return keras.Model(inputs, outputs, name="formreader_digits")
+    return _screen_network((16, 32, 64, 64, 128), dropout / 2, dropout)
 
 
 def build_lite_model(dropout: float = 0.4) -> "keras.Model":
@@ -116,21 +122,7 @@ def build_lite_model(dropout: float = 0.4) -> "keras.Model":
     what it is sure of, the full model reads the same. Widths are multiples of 16, the channel
     block ONNX Runtime computes in on AVX-512.
     """
-    import keras
-    from keras import layers
-
-    inputs = keras.Input(shape=(28, 28, 1), name="digit")
-    x = _conv(inputs, 16, 3, padding="same")
-    x = _conv(x, 16, 3, strides=2, padding="same")
-    x = layers.Dropout(dropout / 4)(x)
-    x = _conv(x, 32, 3, strides=2, padding="same")
-    x = layers.Dropout(dropout / 4)(x)
-    x = _conv(x, 32, 3)
-    x = _conv(x, 64, 5)
-    x = layers.Flatten()(x)
-    x = layers.Dropout(dropout / 2)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
-    return keras.Model(inputs, outputs, name="formreader_digits")
+    return _screen_network((16, 16, 32, 32, 64), dropout / 4, dropout / 2)
 
 
 ARCHITECTURES: dict[str, Callable[[float], "keras.Model"]] = {
