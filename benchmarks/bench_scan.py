@@ -338,7 +338,11 @@ def candidates_per_page(files: list[Path], model: Path) -> float:
     rec = load_model(model)
     seen = []
     real = rec.classify
-    rec.classify = lambda crops: (seen.append(len(crops)), real(crops))[1]  # type: ignore[method-assign]
+    def counted(crops: np.ndarray, **kwargs: Any) -> Any:
+        seen.append(len(crops))
+        return real(crops, **kwargs)
+
+    rec.classify = counted  # type: ignore[method-assign]
     try:
         for path in files:
             list(api.read_file(path, rec, ScanOptions()))
