@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 BACKEND_ENV = "FORMREADER_BACKEND"
 BACKENDS = ("auto", "onnx", "tf")
 CACHE_ENV = "FORMREADER_CACHE"
-EXPORT_VERSION = 2  # bump whenever keras_to_onnx changes what it writes
+EXPORT_VERSION = 3  # bump whenever keras_to_onnx changes what it writes
 # The exported graph must reproduce Keras to this tolerance on the probe batch, else it is not
 # used. Folding batch norm changes rounding only: measured differences are ~1e-6.
 PROBE_TOLERANCE = 1e-4
@@ -197,14 +197,11 @@ def keras_to_onnx(model: "keras.Model") -> bytes:
                 flat = g.node("Flatten", [x], axis=1)  # NCHW order: (c, y, x)
                 weight = g.const(f"w{i}", kernel.transpose(2, 0, 1, 3).reshape(-1, cout).astype(np.float32))
                 x = g.node("Gemm", [flat, weight, g.const(f"b{i}", bias.astype(np.float32))])
-                x = _activation(g, x, layer.activation.__name__)
-                h = w = 1
                 nchw = False  # (N, cout): a 1 x 1 map, already in Keras's flattened order
-                i += 1
-                continue
-            weight = g.const(f"w{i}", kernel.transpose(3, 2, 0, 1).astype(np.float32))
-            x = g.node("Conv", [x, weight, g.const(f"b{i}", bias.astype(np.float32))],
-                       kernel_shape=[kh, kw], strides=[sh, sw], dilations=[dh, dw], pads=pads)
+            else:
+                weight = g.const(f"w{i}", kernel.transpose(3, 2, 0, 1).astype(np.float32))
+                x = g.node("Conv", [x, weight, g.const(f"b{i}", bias.astype(np.float32))],
+                           kernel_shape=[kh, kw], strides=[sh, sw], dilations=[dh, dw], pads=pads)
             x = _activation(g, x, layer.activation.__name__)
             h = (h + pads[0] + pads[2] - (kh - 1) * dh - 1) // sh + 1
             w = (w + pads[1] + pads[3] - (kw - 1) * dw - 1) // sw + 1
@@ -219,12 +216,9 @@ def keras_to_onnx(model: "keras.Model") -> bytes:
         elif kind == "Dropout":
             pass  # identity at inference
         elif kind == "Flatten":
-            if not nchw:
-                i += 1
-                continue  # the map was collapsed to (N, C) by a whole-input conv
             if nchw:  # Keras flattens in (h, w, c) order
                 x = g.node("Transpose", [x], perm=[0, 2, 3, 1])
-            x = g.node("Flatten", [x], axis=1)
+            x = g.node("Flatten", [x], axis=1)  # a no-op on a map a whole-input conv collapsed
             nchw = False
         elif kind == "Dense":
             if nchw:

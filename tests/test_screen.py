@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from conftest import SHIPPED_MODEL
+from conftest import ROOT, SHIPPED_MODEL
 from formreader.model import NUM_CLASSES, Recognizer, load_model, screen_path
 
 
@@ -94,5 +94,5 @@ def test_the_page_scanner_holds_the_screen_to_the_stricter_threshold(recognizer,
         return classify(self, crops, screen_confidence)
 
     monkeypatch.setattr(Recognizer, "classify", spy)
-    fields = read_page(load_gray(SHIPPED_MODEL.parents[1] / "samples" / "hsf-000.jpg"), recognizer)
+    fields = read_page(load_gray(ROOT / "samples" / "hsf-000.jpg"), recognizer)
     assert fields and asked and set(asked) == {PAGE_SCREEN_CONFIDENCE}
