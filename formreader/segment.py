@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .clean import components_with_centroids
-from .model import PAGE_SCREEN_CONFIDENCE, REJECT
+from .model import LOOK_AGAIN_BELOW, PAGE_SCREEN_CONFIDENCE, REJECT
 from .normalize import shade_levels, to_mnist, to_mnist_shaded
 from .stats import median
 
@@ -627,7 +627,26 @@ def read_lattices(lattices: list[Lattice | None], recognizer: "Recognizer",
             out[i] = decode(_sub(lat, seen), pr[seen])
     if lengths is not None:
         _fit_lengths(lattices, out, [sorted(a + b) for a, b in zip(first, more)], probs, recognizer, lengths)
+    look_again([r if r is None or give_up is None or not give_up(r) else None for r in out], recognizer)
     return out
+
+
+def look_again(readings: Sequence[Reading | None], recognizer: "Recognizer") -> None:
+    """Every digit read below LOOK_AGAIN_BELOW takes the value and confidence of a second look
+    at its crop (:meth:`formreader.model.Recognizer.look_again`), all the page's in one call.
+
+    Where the digits are stays as decoded: the second look weighs what a doubtful digit is
+    (nearly all misread fields are one whole digit misread), and costs a few crops a page
+    where looking again at every doubtful cut and merge would cost dozens. (read_lattices
+    leaves out the fields its ``give_up`` accepts as they are: words, not numbers.)
+    """
+    doubtful = [d for r in readings if r is not None for d in r.digits
+                if d.confidence < LOOK_AGAIN_BELOW and d.crop is not None]
+    if not doubtful:
+        return
+    probs = recognizer.look_again(np.stack([d.crop for d in doubtful]))
+    for d, p in zip(doubtful, probs):
+        d.value, d.confidence, d.probs = int(p[:REJECT].argmax()), float(p[:REJECT].max()), p[:REJECT]
 
 
 def _fit_lengths(lattices: list[Lattice | None], out: list[Reading | None], seen: list[list[int]],
