@@ -30,7 +30,6 @@ REJECT = 10  # index of the reject class
 CLASS_NAMES = [str(d) for d in range(10)] + ["reject"]
 SCREEN_SUFFIX = "-fast"  # digits.keras is screened by digits-fast.keras beside it
 SCREEN_ENV = "FORMREADER_SCREEN"  # "off" reads every crop with the full model
-SECOND_SUFFIX = "-second"  # digits.keras gives its doubtful page crops to digits-second.keras too
 # A crop the screen reads below this goes to the full model. Session 11's screen ('lite',
 # distilled from the full model) gives the full model's argmax on all 10,000 MNIST test digits at
 # 0.99, with 5.4% of them going through (1 differs at 0.98). The screen before it ('fast',
@@ -50,7 +49,7 @@ LOOK_AGAIN_BELOW = 0.9
 # Tilts (degrees) of a second look. A doubtful digit read upright and tilted both ways, the
 # three readings averaged: on the 5,000 MNIST training digits the full model never trained on,
 # 21 errors -> 19 at +-10 (11-12 of the 14 errors below 0.9 left at any tilt from 4 to 12; 14
-# at 15); on MNIST test 40 -> 27.
+# at 15); on MNIST test 40 -> 27. On pages see formreader.segment.look_again.
 LOOK_AGAIN_TILTS = (-10.0, 10.0)
 
 
@@ -151,18 +150,14 @@ class Recognizer:
 
     def __init__(self, model: "keras.Model | None", path: Path | None = None, chunk: int = 256,
                  backend: str | None = None, forward: "Callable[[np.ndarray], np.ndarray] | None" = None,
-                 screen: "Recognizer | None" = None, screen_confidence: float = SCREEN_CONFIDENCE,
-                 second: "Recognizer | None" = None) -> None:
+                 screen: "Recognizer | None" = None, screen_confidence: float = SCREEN_CONFIDENCE) -> None:
         """``forward`` (from :func:`formreader.infer.cached_forward`) skips the export; then
         ``model`` may be None and the Keras model is only loaded from ``path`` if asked for.
 
         ``screen``: a cheaper recognizer that reads every crop first; only the crops it reads
         below ``screen_confidence`` are read again by this model, and those readings replace
         the screen's. Most crops are plain, so a page costs about the screen's price while
-        every doubtful crop still gets this model's answer.
-
-        ``second``: another network trained on its own, whose readings are averaged into
-        this one's where a second look is asked for (:meth:`look_again`)."""
+        every doubtful crop still gets this model's answer."""
         if forward is None:
             if model is None:
                 raise ValueError("Recognizer needs a Keras model or a forward function")
@@ -176,7 +171,6 @@ class Recognizer:
         self.backend: str = getattr(forward, "backend", "tf")
         self.screen = screen
         self.screen_confidence = screen_confidence
-        self.second = second
 
     @property
     def model(self) -> "keras.Model":
@@ -209,28 +203,25 @@ class Recognizer:
         return probs
 
     def look_again(self, crops: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, 11) of doubtful crops from several readings averaged: this
-        model's of each crop upright and tilted by :data:`LOOK_AGAIN_TILTS`, and the second
-        model's (if any) of the same.
+        """Class probabilities (N, 11) of doubtful crops: this model's readings of each crop
+        upright and tilted by :data:`LOOK_AGAIN_TILTS`, averaged (the screen has no say).
 
         Why: a digit the model doubts sits near the edge between two classes, and where it
-        lands depends on details (a slant, a stroke end) that a tilt of a few degrees changes;
-        readings that agree across tilts, and across networks trained apart, are the ones to
-        trust. Costs a few model calls on the few doubtful crops of a page.
+        lands depends on details (a slant, a stroke end) that a tilt of a few degrees moves; a
+        reading that holds across tilts is the one to trust. Costs one model call on the few
+        doubtful digits of a page.
         """
         from .normalize import tilted
 
         crops = np.ascontiguousarray(crops, dtype=np.float32)
         views = np.concatenate([crops] + [tilted(crops, t) for t in LOOK_AGAIN_TILTS])
-        readers = [self] + ([self.second] if self.second is not None else [])
-        readings = np.concatenate([r._run(views) for r in readers])
-        return readings.reshape(-1, len(crops), NUM_CLASSES).mean(axis=0).astype(np.float32)
+        readings = self._run(views).reshape(-1, len(crops), NUM_CLASSES)
+        return readings.mean(axis=0).astype(np.float32)
 
-    def composed(self, screen: "Recognizer | None", second: "Recognizer | None" = None,
-                 confidence: float = SCREEN_CONFIDENCE) -> "Recognizer":
-        """This model, sharing its loaded network, behind ``screen`` and with ``second``."""
+    def screened_by(self, screen: "Recognizer", confidence: float = SCREEN_CONFIDENCE) -> "Recognizer":
+        """This model, sharing its loaded network, behind ``screen``."""
         return Recognizer(self._model, self.path, self.chunk, forward=self._forward, screen=screen,
-                          screen_confidence=confidence, second=second)
+                          screen_confidence=confidence)
 
     def _run(self, crops: np.ndarray) -> np.ndarray:
         """This model alone, in chunks."""
@@ -307,35 +298,22 @@ def screen_path(path: str | os.PathLike[str]) -> Path:
     return path.with_name(path.stem + SCREEN_SUFFIX + path.suffix)
 
 
-def second_path(path: str | os.PathLike[str]) -> Path:
-    """Where the second model of the model at ``path`` lives: ``digits.keras`` ->
-    ``digits-second.keras``."""
-    path = Path(path)
-    return path.with_name(path.stem + SECOND_SUFFIX + path.suffix)
-
-
 @lru_cache(maxsize=4)
-def _load_composed(path: str, screen: str | None, second: str | None) -> Recognizer:
-    return _load_cached(path).composed(_load_cached(screen) if screen else None,
-                                       _load_cached(second) if second else None)
+def _load_screened(path: str, screen: str) -> Recognizer:
+    return _load_cached(path).screened_by(_load_cached(screen))
 
 
 def load_model(path: str | os.PathLike[str] | None = None, screen: bool | None = None) -> Recognizer:
     """The recognizer for ``path`` (default: the shipped model), loaded once per process.
 
     If a screen (:func:`screen_path`) lies beside the model it reads every crop first, unless
-    ``screen`` is False or ``$FORMREADER_SCREEN`` is ``off``. If a second model
-    (:func:`second_path`) lies beside it, it joins the second look at doubtful page crops
-    (:meth:`Recognizer.look_again`). A model without them beside it (your own ``--model``)
-    reads every crop itself.
+    ``screen`` is False or ``$FORMREADER_SCREEN`` is ``off``. A model without one beside it
+    (your own ``--model``) reads every crop itself.
     """
     full = str(Path(path) if path else default_model_path())
     if screen is None:
         screen = os.environ.get(SCREEN_ENV, "").strip().lower() not in ("off", "0", "no", "false")
-    own = Path(full).stem.endswith((SCREEN_SUFFIX, SECOND_SUFFIX))
-    fast, second = screen_path(full), second_path(full)
-    fast_file = str(fast) if screen and not own and fast.is_file() else None
-    second_file = str(second) if not own and second.is_file() else None
-    if fast_file is None and second_file is None:
-        return _load_cached(full)
-    return _load_composed(full, fast_file, second_file)
+    fast = screen_path(full)
+    if screen and fast.is_file() and not Path(full).stem.endswith(SCREEN_SUFFIX):
+        return _load_screened(full, str(fast))
+    return _load_cached(full)

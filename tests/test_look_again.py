@@ -1,24 +1,21 @@
-"""The second look: a page crop the full model doubts is read again, tilted both ways and by
-the second model, and the readings averaged."""
+"""The second look: a digit the full model doubts is read again tilted both ways, and the
+readings averaged."""
 
 from __future__ import annotations
-
-import shutil
 
 import cv2
 import numpy as np
 
 from conftest import SHIPPED_MODEL
-from formreader.model import LOOK_AGAIN_TILTS, NUM_CLASSES, Recognizer, load_model, second_path
+from formreader.model import LOOK_AGAIN_TILTS, NUM_CLASSES, Recognizer, load_model
 from formreader.normalize import tilted
 
 
 def _recording(answers: list[np.ndarray], seen: list[np.ndarray]):
-    """A forward pass that records its input and answers ``answers`` row by row in turn."""
+    """A forward pass that records its input and answers row i of ``answers`` for its row i."""
     def forward(x: np.ndarray) -> np.ndarray:
         seen.append(x.copy())
-        out = np.stack([answers[(len(np.concatenate(seen)) - len(x) + i) % len(answers)] for i in range(len(x))])
-        return out.astype(np.float32)
+        return np.stack(answers[: len(x)]).astype(np.float32)
     return forward
 
 
@@ -56,7 +53,7 @@ def test_tilted_turns_ink_about_the_field_centre():
     assert np.average(np.arange(28), weights=top.sum(axis=0)) < 13.5
 
 
-def test_a_second_look_averages_upright_and_tilted_readings_of_both_models():
+def test_a_second_look_averages_upright_and_tilted_readings():
     views = [_probs(5, 0.6), _probs(6, 0.7), _probs(6, 0.9)]
     full_seen: list[np.ndarray] = []
     full = Recognizer(None, forward=_recording(views, full_seen))
@@ -68,14 +65,12 @@ def test_a_second_look_averages_upright_and_tilted_readings_of_both_models():
         np.testing.assert_allclose(view, tilted(crops, tilt)[0])
     np.testing.assert_allclose(probs[0], np.mean(views, axis=0), rtol=1e-6)
     assert probs[0].argmax() == 6
-
-    second_seen: list[np.ndarray] = []
-    second = Recognizer(None, forward=_recording([_probs(6, 0.8)], second_seen))
+    # Behind a screen, the full model alone looks again.
+    screen_seen: list[np.ndarray] = []
     full_seen.clear()
-    probs = full.composed(None, second).look_again(crops)
-    assert [len(x) for x in second_seen] == [1 + len(LOOK_AGAIN_TILTS)]
-    np.testing.assert_allclose(probs[0], np.mean(views + [_probs(6, 0.8)] * 3, axis=0), rtol=1e-6)
-
+    screened = full.screened_by(Recognizer(None, forward=_recording(views, screen_seen)))
+    np.testing.assert_allclose(screened.look_again(crops), probs)
+    assert screen_seen == [] and len(full_seen) == 1
 
 def test_only_doubtful_digits_of_a_reading_are_looked_at_again():
     """The page's readings: a digit read below LOOK_AGAIN_BELOW takes the second look's value
@@ -102,17 +97,6 @@ def test_only_doubtful_digits_of_a_reading_are_looked_at_again():
     assert sure.confidence == 0.99
     look_again([Reading(digits=[sure])], rec)
     assert rec.asked == [1]  # nothing in doubt: no model call
-
-
-def test_a_second_model_beside_the_model_joins_the_second_look(tmp_path):
-    own = tmp_path / "mine.keras"
-    shutil.copy(SHIPPED_MODEL, own)
-    assert load_model(own).second is None
-    assert second_path(own) == tmp_path / "mine-second.keras"
-    shutil.copy(SHIPPED_MODEL, second_path(own))
-    rec = load_model(own)
-    assert rec.second is not None and rec.second.path == second_path(own)
-    assert load_model(second_path(own)).second is None  # the second model alone reads alone
 
 
 def test_the_second_look_reads_doubtful_mnist_digits_better(mnist):
