@@ -627,11 +627,11 @@ def read_lattices(lattices: list[Lattice | None], recognizer: "Recognizer",
             out[i] = decode(_sub(lat, seen), pr[seen])
     if lengths is not None:
         _fit_lengths(lattices, out, [sorted(a + b) for a, b in zip(first, more)], probs, recognizer, lengths)
-    look_again([r if r is None or give_up is None or not give_up(r) else None for r in out], recognizer)
+    look_again([r for r in out if r is not None and (give_up is None or not give_up(r))], recognizer)
     return out
 
 
-def look_again(readings: Sequence[Reading | None], recognizer: "Recognizer") -> None:
+def look_again(readings: Sequence[Reading], recognizer: "Recognizer") -> None:
     """Every digit read below LOOK_AGAIN_BELOW takes the value and confidence of a second look
     at its crop (:meth:`formreader.model.Recognizer.look_again`), all the page's in one call.
 
@@ -640,8 +640,7 @@ def look_again(readings: Sequence[Reading | None], recognizer: "Recognizer") -> 
     where looking again at every doubtful cut and merge would cost dozens. (read_lattices
     leaves out the fields its ``give_up`` accepts as they are: words, not numbers.)
     """
-    doubtful = [d for r in readings if r is not None for d in r.digits
-                if d.confidence < LOOK_AGAIN_BELOW and d.crop is not None]
+    doubtful = [d for r in readings for d in r.digits if d.confidence < LOOK_AGAIN_BELOW and d.crop is not None]
     if not doubtful:
         return
     probs = recognizer.look_again(np.stack([d.crop for d in doubtful]))

@@ -88,7 +88,7 @@ def test_only_doubtful_digits_of_a_reading_are_looked_at_again():
 
     sure = DigitRead(1, 0.99, (0, 0, 5, 9), _bar(), _probs(1, 0.99)[:10])
     doubt = DigitRead(9, LOOK_AGAIN_BELOW - 0.01, (6, 0, 5, 9), _bar(5.0), _probs(9, 0.5)[:10])
-    readings = [Reading(digits=[sure, doubt], spans=[(0, 1), (1, 2)]), None, Reading()]
+    readings = [Reading(digits=[sure, doubt], spans=[(0, 1), (1, 2)]), Reading()]
     rec = Looking()
     look_again(readings, rec)
     assert rec.asked == [1]

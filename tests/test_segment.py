@@ -269,18 +269,17 @@ def test_a_small_digit_alone_in_a_comb_cell_is_read_when_surely_a_digit() -> Non
 
 
 class CountingRecognizer:
-    """Wraps the recognizer to count the crops it is asked to classify (candidates), and those
-    it is asked to look at again (doubtful digits read)."""
+    """Wraps the recognizer to count the candidate crops it is asked to classify (a second look
+    at doubtful digits read is passed through uncounted)."""
 
     def __init__(self, recognizer) -> None:
-        self.inner, self.crops, self.looked = recognizer, 0, 0
+        self.inner, self.crops = recognizer, 0
 
     def classify(self, crops: np.ndarray, screen_confidence: float | None = None):
         self.crops += len(crops)
         return self.inner.classify(crops, screen_confidence)
 
     def look_again(self, crops: np.ndarray) -> np.ndarray:
-        self.looked += len(crops)
         return self.inner.look_again(crops)
 
 
