@@ -58,7 +58,7 @@ LOOK_AGAIN_TILTS = (-10.0, 10.0)
 # Why: the two networks learned different details of the same digits. On 90,116 labelled page
 # crops of MNIST test digits (seeds 61000-69059), the 1,318 read below 0.9 hold 438 of the
 # shipped model's 713 errors: 396 left after the tilts, 378 with the second network as well
-# (its tilted views as well: 383; the screens in its place: 406-423). See README,
+# (its tilted views as well: 383; the screens in its place: 402-419). See README,
 # "A second look at doubtful digits".
 
 
