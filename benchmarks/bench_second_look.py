@@ -11,7 +11,7 @@ doubtful ones again every way there is and counts the errors, on the same crops:
 
 Crops of fields read with the wrong number of digits cannot be matched to the truth and are left
 out, so this counts single-digit misreads only (four in five wrong fields on fresh sets).
-Crops are cached under ``$TMPDIR/formreader-bench-crops`` per (seed, pages).
+Crops are cached under ``$TMPDIR/formreader-bench-crops`` per (seed, pages, model file).
 """
 
 from __future__ import annotations
@@ -31,14 +31,20 @@ import numpy as np  # noqa: E402
 
 
 def crops(mnist: str | None, seed: int, pages: int) -> tuple[np.ndarray, np.ndarray]:
-    """Labelled crops of ``pages`` pages per kind from ``seed`` on, cut by the shipped scanner."""
+    """Labelled crops of ``pages`` pages per kind from ``seed`` on, cut by the scanner with the
+    model in use (its cuts depend on the model: the cache is per model file too)."""
+    import hashlib
+
     from formreader.model import load_model
     from formreader.pagecrops import page_crops
     from formreader.synth import Digits
 
-    path = Path(tempfile.gettempdir()) / "formreader-bench-crops" / f"seed{seed}-n{pages}.npz"
+    rec = load_model()
+    assert rec.path is not None
+    model = hashlib.sha256(rec.path.read_bytes()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / "formreader-bench-crops" / f"seed{seed}-n{pages}-{model}.npz"
     if not path.exists():
-        got = page_crops(Digits.load_test(mnist), load_model(), pages, seed)
+        got = page_crops(Digits.load_test(mnist), rec, pages, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, x=got.x, y=got.y)
     data = np.load(path)
