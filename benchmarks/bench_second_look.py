@@ -54,12 +54,12 @@ def crops(mnist: str | None, seed: int, pages: int) -> tuple[np.ndarray, np.ndar
 def score(x: np.ndarray, y: np.ndarray, below: float) -> dict:
     """Errors, silent errors (wrong at ``below`` or more) and doubtful digits (under ``below``)
     for each way of reading the doubtful crops again; the sure ones keep the first reading."""
-    from formreader.model import Recognizer, load_model
+    from formreader.model import load_model
 
     full = load_model(screen=False)
     first = full.probabilities(x)
     doubtful = np.flatnonzero(first.max(axis=1) < below)
-    alone = Recognizer(None, full.path, forward=full._forward)  # the full model without a second
+    alone = full.seconded_by(None)
     ways = {"upright only": first[doubtful], "tilted views": alone.look_again(x[doubtful])}
     if full.second is not None:
         ways["tilted views + second network (shipped)"] = full.look_again(x[doubtful])

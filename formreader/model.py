@@ -53,8 +53,8 @@ LOOK_AGAIN_BELOW = 0.9
 # at 15); on MNIST test, 29 of the 100 digits read below 0.9 are misread, 17 after. On pages
 # see formreader.segment.look_again.
 LOOK_AGAIN_TILTS = (-10.0, 10.0)
-# The second look also asks a second full network (:func:`second_path`), trained by the same
-# recipe from another seed, once, upright; its reading is averaged in with the three above.
+# The second look also asks a second full network (:func:`second_path`), trained in the same
+# two steps from another seed, once, upright; its reading is averaged in with the three above.
 # Why: the two networks learned different details of the same digits. On 90,116 labelled page
 # crops of MNIST test digits (seeds 61000-69059), the 1,318 read below 0.9 hold 438 of the
 # shipped model's 713 errors: 396 left after the tilts, 378 with the second network as well
@@ -239,9 +239,9 @@ class Recognizer:
         return Recognizer(self._model, self.path, self.chunk, forward=self._forward, screen=screen,
                           screen_confidence=confidence, second=self.second)
 
-    def seconded_by(self, second: "Recognizer") -> "Recognizer":
+    def seconded_by(self, second: "Recognizer | None") -> "Recognizer":
         """This model, sharing its loaded network (and its screen), with ``second`` in its
-        second look."""
+        second look (None: it looks again alone)."""
         return Recognizer(self._model, self.path, self.chunk, forward=self._forward, screen=self.screen,
                           screen_confidence=self.screen_confidence, second=second)
 

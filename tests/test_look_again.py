@@ -93,6 +93,7 @@ def test_a_second_network_joins_the_second_look_upright():
     # A screen in front keeps the second look's second network.
     screened = full.screened_by(Recognizer(None, forward=_recording(views, [])))
     assert screened.second is second
+    assert full.seconded_by(None).second is None
 
 
 def test_the_shipped_model_has_its_second_network_beside_it(tmp_path, monkeypatch):
