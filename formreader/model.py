@@ -236,14 +236,19 @@ class Recognizer:
 
     def screened_by(self, screen: "Recognizer", confidence: float = SCREEN_CONFIDENCE) -> "Recognizer":
         """This model, sharing its loaded network (and its second), behind ``screen``."""
-        return Recognizer(self._model, self.path, self.chunk, forward=self._forward, screen=screen,
-                          screen_confidence=confidence, second=self.second)
+        return self._sharing(screen=screen, screen_confidence=confidence)
 
     def seconded_by(self, second: "Recognizer | None") -> "Recognizer":
         """This model, sharing its loaded network (and its screen), with ``second`` in its
         second look (None: it looks again alone)."""
-        return Recognizer(self._model, self.path, self.chunk, forward=self._forward, screen=self.screen,
-                          screen_confidence=self.screen_confidence, second=second)
+        return self._sharing(second=second)
+
+    def _sharing(self, **changes: Any) -> "Recognizer":
+        """A recognizer on this one's loaded network, with ``changes`` to its screen, screen
+        confidence or second network and the rest as they are."""
+        kept: dict[str, Any] = {"screen": self.screen, "screen_confidence": self.screen_confidence,
+                                "second": self.second}
+        return Recognizer(self._model, self.path, self.chunk, forward=self._forward, **{**kept, **changes})
 
     def _run(self, crops: np.ndarray) -> np.ndarray:
         """This model alone, in chunks."""

@@ -644,8 +644,8 @@ def look_again(readings: Sequence[Reading], recognizer: "Recognizer") -> None:
     if not doubtful:
         return
     probs = recognizer.look_again(np.stack([d.crop for d in doubtful]))
-    for d, p in zip(doubtful, probs):
-        d.value, d.confidence, d.probs = int(p[:REJECT].argmax()), float(p[:REJECT].max()), p[:REJECT]
+    for d, p in zip(doubtful, probs[:, :REJECT]):
+        d.value, d.confidence, d.probs = int(p.argmax()), float(p.max()), p
 
 
 def _fit_lengths(lattices: list[Lattice | None], out: list[Reading | None], seen: list[list[int]],
