@@ -18,6 +18,9 @@ What one run reports, all on the same page files:
   write; nothing in the scanner is edited;
 * floor: decode + Otsu + 8-connected components of each page, one process and W processes; the
   ratios ours/floor are per page (one process each) and per batch (W processes each);
+* the split of a page's time, under cProfile, between native work (decoder, OpenCV, ONNX
+  Runtime calls of 20 us or more), native glue (shorter calls) and Python function bodies: the
+  native work bounds what any rewrite of the orchestration around those calls could reach;
 * Tesseract ``tesseract PAGE stdout --psm 11`` on a few pages, if the binary is on PATH.
 
 Pages: :func:`formreader.synth.render` ("hsf" at 300 dpi: the top of a NIST HSF form with 28 boxed
@@ -351,6 +354,63 @@ def candidates_per_page(files: list[Path], model: Path) -> float:
     return sum(seen) / len(files)
 
 
+# A native call this long on average is work (a decode, a filter over a page, a model call); a
+# shorter one is mostly the cost of making the call (small NumPy reductions, builtins).
+NATIVE_WORK_CALL_S = 20e-6
+
+
+def native_split(files: list[Path], model: Path, top: int = 8) -> dict[str, Any]:
+    """Where a page's time goes: native work, call glue and Python, under cProfile.
+
+    Native work: time inside built-in calls averaging NATIVE_WORK_CALL_S or more (OpenCV filters
+    and labelling over a page or a field, the PNG/JPEG decoder, ONNX Runtime): what a page
+    reader built from these calls cannot avoid however its Python is written. Glue: shorter
+    native calls (NumPy on a few pixels, ``max``, ``len``), and Python: function bodies; both
+    are the cost of orchestrating the work call by call, and a compiled rewrite of the
+    orchestration would remove most of them. The profiler's own per-call cost inflates glue and
+    Python, not work; so ``workers * 1000 / work_ms`` pages/s is a ceiling on what any such
+    rewrite could reach with these calls.
+    """
+    import cProfile
+    import pstats
+
+    from formreader import api
+    from formreader.model import load_model
+    from formreader.results import ScanOptions
+
+    rec = load_model(model)
+    rec.classify(np.zeros((8, 28, 28), np.float32))  # warm-up outside the profile
+    profile = cProfile.Profile()
+    start = time.perf_counter()
+    profile.enable()
+    for path in files:
+        list(api.read_file(path, rec, ScanOptions()))
+    profile.disable()
+    profiled = time.perf_counter() - start
+    work: dict[str, float] = defaultdict(float)
+    glue = python = 0.0
+    calls = 0
+    for (filename, _, name), (_, ncalls, tottime, _, _) in pstats.Stats(profile).stats.items():  # type: ignore[attr-defined]
+        calls += ncalls
+        if filename != "~":
+            python += tottime
+        elif tottime >= NATIVE_WORK_CALL_S * ncalls:
+            work[name.strip("<>")] += tottime
+        else:
+            glue += tottime
+    n = len(files)
+    ranked = sorted(work.items(), key=lambda kv: -kv[1])[:top]
+    return {
+        "pages": n,
+        "profiled_ms": round(1000 * profiled / n, 1),
+        "work_ms": round(1000 * sum(work.values()) / n, 1),
+        "glue_ms": round(1000 * glue / n, 1),
+        "python_ms": round(1000 * python / n, 1),
+        "calls_per_page": round(calls / n),
+        "top_work_ms": {k.replace("built-in method ", ""): round(1000 * v / n, 1) for k, v in ranked},
+    }
+
+
 # --- floor and peer ---------------------------------------------------------------------------
 
 
@@ -459,6 +519,8 @@ def main() -> None:
             say("stages (in process) ...")
             report["stages"] = st = stages(files, args.model)
             report["candidates_per_page"] = round(candidates_per_page(distinct, args.model), 1)
+            say("native / interpreter split (cProfile) ...")
+            report["split"] = native_split(distinct, args.model)
             report["ratio_ours_floor_per_page"] = round(st["page_s"] / fl["page_s"], 2)
             report["ratio_ours_floor_batch"] = round(fl["pages_per_s"] / e2e["pages_per_s"], 2)
             if e2e["steady_pages_per_s"]:
@@ -501,6 +563,13 @@ def print_report(r: dict[str, Any]) -> None:
     print("  " + "  ".join(f"{k} {v}" for k, v in s["ms_per_page"].items()) + "  (ms/page)")
     if s["missing"]:
         print(f"  not measured (function not found): {', '.join(s['missing'])}")
+    if "split" in r:
+        sp = r["split"]
+        print(f"  under cProfile ({sp['profiled_ms']} ms/page): native work {sp['work_ms']}, native glue "
+              f"{sp['glue_ms']}, Python {sp['python_ms']} ms/page ({sp['calls_per_page']} calls/page); "
+              f"with glue and Python free, {r['workers']} workers could not pass "
+              f"{r['workers'] * 1000 / sp['work_ms']:.1f} pages/s")
+        print("  native work: " + "  ".join(f"{k} {v}" for k, v in sp["top_work_ms"].items()) + "  (ms/page)")
     print(f"floor (decode + Otsu + components): {f['page_s'] * 1000:.0f} ms/page in one process, "
           f"{f['pages_per_s']} pages/s with {f['workers']} processes")
     print(f"ratio ours/floor: {r['ratio_ours_floor_per_page']}x per page (one process), "
