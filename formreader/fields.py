@@ -11,12 +11,13 @@ All sizes are fractions of the page or of the box at hand, so the same code serv
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable, Literal
 
 import cv2
 import numpy as np
 
-from .clean import as_uint8, components
+from .clean import as_uint8, components, components_with_centroids
 from .stats import median
 
 Rect = tuple[int, int, int, int]  # x, y, w, h
@@ -89,6 +90,13 @@ class FieldRegion:
     digit_height: float
     cells: tuple[Rect, ...] = ()
     inner: Rect | None = None  # writing area in mask coordinates (boxes only)
+
+    @cached_property
+    def components(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """The mask's :func:`formreader.clean.components_with_centroids`, labelled once for the
+        line count and the segmenter, which both read them (a region with other ink is a new
+        region: ``dataclasses.replace`` does not carry this over)."""
+        return components_with_centroids(self.mask)
 
 
 def line_masks(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -716,15 +724,17 @@ def box_region(mask: np.ndarray, box: Box) -> FieldRegion:
                        digit_height=0.7 * ih, cells=cells, inner=inner)
 
 
-def text_lines(mask: np.ndarray) -> int:
+def text_lines(mask: np.ndarray, stats: np.ndarray | None = None) -> int:
     """How many lines of writing a mask holds: bands of ink rows separated by blank rows (several
     lines = a paragraph or an address, not a number). Bands shorter than a third of the typical
     mark height (a stray dot, an accent) do not count, and gaps shorter than a fifth of it (a
-    descender nearly touching the next line) do not separate."""
+    descender nearly touching the next line) do not separate. ``stats``: the mask's component
+    statistics, when the caller has them (:attr:`FieldRegion.components`)."""
     rows = mask.any(axis=1)
     if not rows.any():
         return 0
-    _, _, stats = components(mask)
+    if stats is None:
+        _, _, stats = components(mask)
     heights = stats[1:, cv2.CC_STAT_HEIGHT]
     char_h = median(heights)
     edges = np.diff(np.concatenate([[0], rows.astype(np.int8), [0]]))

@@ -14,6 +14,7 @@ reading is decoded.
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from typing import Any, Callable, Sequence
 
 import cv2
@@ -83,7 +84,7 @@ def field_lattice(region: FieldRegion, page: CleanPage) -> Lattice:
     page's grey levels where the field has contrast (:func:`formreader.normalize.field_darkness`)."""
     pixels = _field_pixels(region, page)
     darkness = None if pixels is None else field_darkness(pixels[0], region.mask, pixels[1])
-    return segment_field(region.mask, region.digit_height, region.cells, darkness)
+    return segment_field(region.mask, region.digit_height, region.cells, darkness, region.components)
 
 
 def _faint_boxes(region: FieldRegion, reading: Reading, page: CleanPage) -> list[Rect]:
@@ -98,7 +99,7 @@ def _faint_boxes(region: FieldRegion, reading: Reading, page: CleanPage) -> list
         x, y, dw, dh = d.rect
         known[y : y + dh, x : x + dw] = True
     heights = [d.rect[3] for d in reading.digits]
-    height = float(np.median(heights)) if heights else region.digit_height
+    height = float(statistics.median(heights)) if heights else region.digit_height
     return faint_marks(gray, region.mask, known, height)
 
 
@@ -209,7 +210,7 @@ def read_page(gray: np.ndarray, recognizer: Recognizer, options: ScanOptions = S
     size = (gray.shape[1], gray.shape[0])
     page = clean_page(gray, options.binarize, options.deskew)
     # Several lines of writing in one region are a paragraph or an address, not a number.
-    regions = [r for r in find_regions(page.mask, options.field_mode) if text_lines(r.mask) == 1]
+    regions = [r for r in find_regions(page.mask, options.field_mode) if text_lines(r.mask, r.components[2]) == 1]
     lattices: list[Lattice | None] = [field_lattice(r, page) for r in regions]
     readings = read_lattices(lattices, recognizer, give_up=is_words)
     if options.faint_check:

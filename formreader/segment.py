@@ -281,16 +281,19 @@ def _atoms(components: tuple[int, np.ndarray, np.ndarray, np.ndarray], digit_hei
 
 
 def segment_field(mask: np.ndarray, digit_height: float, cells: tuple[Rect, ...] = (),
-                  darkness: np.ndarray | None = None) -> Lattice:
+                  darkness: np.ndarray | None = None,
+                  components: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None) -> Lattice:
     """Candidate digits of one field (bool ink mask, lines already removed).
 
     ``digit_height``: expected digit height in pixels (e.g. 0.7 x the box's inner height); the
     height actually written is measured from the ink. ``cells``: comb cells, one digit each.
     ``darkness``: the field's grey levels as ink darkness (:func:`formreader.normalize.field_darkness`),
-    when the page has them: each candidate's crop is then shaded from them.
+    when the page has them: each candidate's crop is then shaded from them. ``components``: the
+    mask's :func:`formreader.clean.components_with_centroids`, when the caller has them.
     """
     # The mask's components, found once: its digit height, comb cells and atoms all read them.
-    components = components_with_centroids(mask)
+    if components is None:
+        components = components_with_centroids(mask)
     ink = components[0] > 1
     dh = _digit_height(components[2], digit_height) if ink else float(digit_height)
     shading = None if darkness is None else shade_levels(darkness, mask)
