@@ -258,8 +258,8 @@ def _runs(m: np.ndarray) -> int:
     """Horizontal runs of ink in a 2-D uint8 mask whose ink pixels all hold one value (0/1 or
     0/255): each component holds one run at least, so this bounds their number, 5-8x below
     the ink pixel count on a page (the real NIST scan: 207,000 ink pixels, 1,103 components)."""
-    if m.shape[1] == 0:
-        return 0
+    if m.shape[1] < 2:
+        return cv2.countNonZero(m) if m.size else 0
     return cv2.countNonZero(m[:, :1]) + cv2.countNonZero(cv2.compare(m[:, 1:], m[:, :-1], cv2.CMP_GT))
 
 

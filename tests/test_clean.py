@@ -200,15 +200,24 @@ def test_skew_scores_by_runs_are_the_per_pixel_scores_bit_for_bit(seed: int, ang
 
 
 def test_components_number_and_measure_as_opencv_default() -> None:
-    """16-bit labels on crops, 32-bit BBDT on big inky pages: the same labels and stats as
-    ``cv2.connectedComponentsWithStats``."""
-    dense = np.random.default_rng(3).random((600, 500)) < 0.45  # > 65,000 ink pixels
-    for mask in (random_mask(1), random_mask(2, (40, 300)), dense, np.zeros((5, 7), bool)):
+    """16-bit labels on crops and on pages with fewer than 65,000 runs of ink however much ink
+    they hold, 32-bit BBDT on pages with more runs: the same labels and stats as
+    ``cv2.connectedComponentsWithStats``, for bool and 0/255 masks."""
+    dense = np.random.default_rng(3).random((600, 500)) < 0.45  # > 65,000 runs of ink
+    bars = np.zeros((700, 700), bool)  # 280,000 ink pixels in 2,800 runs
+    bars[::10] = bars[1::10] = bars[2::10] = bars[3::10] = True
+    bars[:, 300:305] = True  # joins them into one component
+    bars[5, 400] = True  # and one speck of its own
+    cases = [(random_mask(1), np.uint16), (random_mask(2, (40, 300)), np.uint16), (dense, np.int32),
+             (bars, np.uint16), (np.zeros((5, 7), bool), np.uint16)]
+    for mask, dtype in cases + [(m.astype(np.uint8) * 255, d) for m, d in cases]:
         n, labels, stats = clean.components(mask)
-        n_ref, labels_ref, stats_ref, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        n_ref, labels_ref, stats_ref, _ = cv2.connectedComponentsWithStats((mask > 0).astype(np.uint8), connectivity=8)
+        assert labels.dtype == dtype
         assert n == n_ref
         np.testing.assert_array_equal(labels, labels_ref)
         np.testing.assert_array_equal(stats, stats_ref)
+    assert clean.components(bars)[0] == 3
 
 
 @settings(max_examples=30, deadline=None)

@@ -185,6 +185,10 @@ def test_text_lines_counts_lines_of_marks() -> None:
     assert fields.text_lines(m) == 3
     assert fields.text_lines(m[:30]) == 1
     assert fields.text_lines(np.zeros((10, 10), bool)) == 0
+    # the region's components, labelled once for the line count and the segmenter, count alike
+    region = fields.FieldRegion(kind="free", bbox=(0, 0, 200, 100), mask=m, origin=(0, 0), digit_height=15)
+    assert region.components is region.components
+    assert fields.text_lines(m, region.components[2]) == 3
 
 
 def test_reading_order_is_by_line_then_left_to_right() -> None:

@@ -290,6 +290,8 @@ def test_clear_separate_digits_are_read_from_their_blobs_alone(bank, recognizer)
     p.write(digits_for("80517", bank), 20, 20, H, 22)
     mask = field_mask(p)
     lattice = segment.segment_field(mask, H)
+    reused = segment.segment_field(mask, H, components=clean.components_with_centroids(mask))
+    assert [c.rect for c in reused.candidates] == [c.rect for c in lattice.candidates]
     counting = CountingRecognizer(recognizer)
     (reading,) = segment.read_lattices([lattice], counting)
     _, probs = recognizer.classify(lattice.crops)
