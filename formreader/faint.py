@@ -19,7 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .clean import as_uint8, components, percentiles
+from .clean import as_uint8, components, histogram, percentiles
 
 # A pixel is faint ink when it is darker than the field's paper by this share of the contrast
 # between paper and the field's binarized ink.
@@ -49,9 +49,7 @@ def faint_marks(gray: np.ndarray, ink: np.ndarray, known: np.ndarray,
     if not ink.any() or digit_height <= 0:
         return []
     (paper,) = percentiles(gray[::2, ::2], [75])  # most of a field is paper; every 4th pixel tells
-    # np.median(gray[ink]), from the ink's histogram (no gather of its pixels, no sort)
-    (level,) = percentiles(gray, [50], cv2.calcHist([np.ascontiguousarray(gray)], [0], as_uint8(ink), [256],
-                                                   [0, 256]).ravel().astype(np.float64))
+    (level,) = percentiles(gray, [50], histogram(gray, ink))  # np.median(gray[ink]), without the sort
     contrast = paper - level
     if contrast < MIN_CONTRAST:
         return []

@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .clean import percentiles
+from .clean import histogram, percentiles
 
 SIZE = 28
 BOX = 20
@@ -122,8 +122,7 @@ def field_darkness(gray: np.ndarray, ink: np.ndarray, others: np.ndarray | None 
     gray = np.ascontiguousarray(gray, np.uint8)
     ink = np.asarray(ink, bool)
     paper_px = ~ink if others is None else ~(ink | others)
-    hists = [cv2.calcHist([gray], [0], m.view(np.uint8), [256], [0, 256]).ravel().astype(np.float64)
-             for m in (paper_px, ink)]
+    hists = [histogram(gray, m) for m in (paper_px, ink)]
     if hists[0].sum() == 0 or hists[1].sum() == 0:
         return None
     (paper,) = percentiles(gray, [50], hists[0])

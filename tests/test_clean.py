@@ -232,7 +232,7 @@ def test_lighting_check_shortcut_agrees_with_the_full_size_background(seed: int,
     ink = np.percentile(gray, 1)
     expected = (float(hi) - float(lo)) > 0.15 * max(float(hi) - float(ink), 1.0)
     assert clean.lighting_is_uneven(gray) == expected
-    assert clean.lighting_is_uneven(gray, hist=clean._histogram(gray)) == expected
+    assert clean.lighting_is_uneven(gray, hist=clean.histogram(gray)) == expected
 
 
 @settings(max_examples=25, deadline=None)
@@ -242,7 +242,7 @@ def test_otsu_mask_is_the_pixels_at_or_below_the_threshold(values: list[int]) ->
     t = clean._otsu_threshold(g)
     expected = np.zeros(g.shape, bool) if t is None else g <= t
     np.testing.assert_array_equal(clean.otsu(g), expected)
-    np.testing.assert_array_equal(clean._otsu(g, clean._histogram(g)), expected)
+    np.testing.assert_array_equal(clean._otsu(g, clean.histogram(g)), expected)
 
 
 def test_clean_page_is_deterministic() -> None:
