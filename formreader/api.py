@@ -74,6 +74,8 @@ def read_file(path: PathLike, recognizer: "Recognizer", options: ScanOptions = S
               overlay_dir: PathLike | None = None, overlay_stem: str | None = None) -> Iterator[PageResult]:
     """Each page of one file as a PageResult; every per-page failure becomes that page's error."""
     from . import page as page_stage  # looked up per call so tests can substitute read_page
+    from .field_read import read_field_image
+    from .layout import choose_layout
     from .io import _describe, iter_pages
 
     source = os.fspath(path)
@@ -88,8 +90,12 @@ def read_file(path: PathLike, recognizer: "Recognizer", options: ScanOptions = S
             gray = image.gray
             height, width = gray.shape
             try:
-                fields = page_stage.read_page(gray, recognizer, options)
-                result = PageResult(source, number, width, height, list(fields))
+                layout = choose_layout(gray, options.field_mode)
+                if layout == "field":
+                    fields = [read_field_image(gray, recognizer, options)]
+                else:
+                    fields = page_stage.read_page(gray, recognizer, options)
+                result = PageResult(source, number, width, height, list(fields), layout=layout)
             except InputError as exc:
                 result = PageResult(source, number, width, height, error=str(exc))
             except FormreaderError:

@@ -58,6 +58,8 @@ class OutputFormat(str, Enum):
 
 class FieldMode(str, Enum):
     auto = "auto"
+    field = "field"
+    page = "page"
     boxes = "boxes"
     free = "free"
 
@@ -78,7 +80,9 @@ def scan(
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes; each loads the model once."),
     model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
     mode: FieldMode = typer.Option(FieldMode.auto, "--mode",
-                                   help="Where numbers are: boxes (printed boxes), free (anywhere), or auto."),
+                                   help="field: each image is one cropped number; page: a form (its boxes, else "
+                                        "free numbers); boxes or free: a form read one way; auto: field or page per "
+                                        "image (the JSON's layout says which)."),
     faint_check: bool = typer.Option(True, "--faint-check/--no-faint-check",
                                      help="Review fields showing faint writing that was not read (turn off for "
                                           "forms with light drop-out guides in their boxes)."),

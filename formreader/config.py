@@ -92,7 +92,9 @@ class Cleaning(_Strict):
 class Layout(_Strict):
     """How fields are found: by the scanner (boxes / free / auto) or at fixed zones."""
 
-    mode: Literal["auto", "boxes", "free", "zones"] = "auto"
+    # field: every image is one cropped number; page: a form (boxes, else free numbers);
+    # auto: field or page, per image (formreader.layout).
+    mode: Literal["auto", "page", "field", "boxes", "free", "zones"] = "auto"
     # Zones are relative to the registration frame: the extent of the form's ruled lines, the
     # four corner marks, or the whole page.
     registration: Literal["lines", "marks", "none"] = "lines"
@@ -370,9 +372,21 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
 # ---------------------------------------------------------------------------------- rules
 
 
+def _field_image_problems(spec: Pipeline) -> list[str]:
+    """Field mode: each image is the one field, so at most one field, and no locator."""
+    problems = [f"fields[{i}]: layout.mode 'field' reads one field per image; name at most one"
+                for i in range(1, len(spec.fields))]
+    for i, f in enumerate(spec.fields[:1]):
+        problems += [f"fields[{i}].{k}: not used in layout.mode 'field' (the whole image is the field)"
+                     for k in ("box", "index", "zone", "cells") if getattr(f, k) is not None]
+    return problems
+
+
 def _field_problems(spec: Pipeline) -> list[str]:
     problems: list[str] = []
     mode = spec.layout.mode
+    if mode == "field":
+        return _field_image_problems(spec)
     wanted = {"zones": "zone", "boxes": "box"}.get(mode, "index")
     seen: dict[str, int] = {}
     for i, f in enumerate(spec.fields):

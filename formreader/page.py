@@ -210,7 +210,8 @@ def read_page(gray: np.ndarray, recognizer: Recognizer, options: ScanOptions = S
     size = (gray.shape[1], gray.shape[0])
     page = clean_page(gray, options.binarize, options.deskew)
     # Several lines of writing in one region are a paragraph or an address, not a number.
-    regions = [r for r in find_regions(page.mask, options.field_mode) if text_lines(r.mask, r.components[2]) == 1]
+    mode = options.field_mode if options.field_mode in ("boxes", "free") else "auto"
+    regions = [r for r in find_regions(page.mask, mode) if text_lines(r.mask, r.components[2]) == 1]
     lattices: list[Lattice | None] = [field_lattice(r, page) for r in regions]
     readings = read_lattices(lattices, recognizer, give_up=is_words)
     if options.faint_check:

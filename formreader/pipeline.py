@@ -47,12 +47,15 @@ def process_page(gray: np.ndarray, recognizer: Recognizer, pipeline: LoadedPipel
     """One page: named fields, each checked against its rules."""
     from .zones import read_named
 
+    from .layout import choose_layout
+
     spec = pipeline.spec
     height, width = gray.shape
-    found = read_named(gray, recognizer, spec)
+    layout = choose_layout(gray, spec.scan_options().field_mode)
+    found = read_named(gray, recognizer, spec, layout=layout)
     if spec.fields:
         found = [apply_rules(f, rules) for f, rules in zip(found, spec.fields)]
-    return PageResult(source, number, width, height, found)
+    return PageResult(source, number, width, height, found, layout=layout)
 
 
 def iter_results(pipeline: LoadedPipeline, recognizer: Recognizer) -> Iterator[tuple[PageResult, np.ndarray | None]]:

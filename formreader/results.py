@@ -11,7 +11,9 @@ from typing import Any, Literal
 
 BBox = tuple[int, int, int, int]  # x, y, w, h in pixels of the source page
 Status = Literal["ok", "review"]
-CSV_COLUMNS = ("source", "page", "field", "value", "confidence", "status", "x", "y", "w", "h")
+# ``layout`` (field or page) and ``text`` (the number as written) come last, so readers of the
+# first ten columns by position are unaffected.
+CSV_COLUMNS = ("source", "page", "field", "value", "confidence", "status", "x", "y", "w", "h", "layout", "text")
 
 
 def _conf(x: float) -> float:
@@ -58,9 +60,10 @@ class Field:
             out["text"] = self.text
         return out
 
-    def csv_row(self, source: str, page: int) -> list[Any]:
+    def csv_row(self, source: str, page: int, layout: str = "") -> list[Any]:
         x, y, w, h = self.bbox
-        return [source, page, self.name, self.value, _conf(self.confidence), self.status, x, y, w, h]
+        return [source, page, self.name, self.value, _conf(self.confidence), self.status, x, y, w, h,
+                layout, "" if self.text is None else self.text]
 
 
 @dataclass
@@ -71,6 +74,7 @@ class PageResult:
     height: int = 0
     fields: list[Field] = field(default_factory=list)
     error: str | None = None
+    layout: str | None = None  # "field" (the image is one field) or "page"; None if unread
 
     @property
     def ok(self) -> bool:
@@ -82,6 +86,7 @@ class PageResult:
             "page": self.page,
             "width": self.width,
             "height": self.height,
+            "layout": self.layout,
             "fields": [f.to_dict() for f in self.fields],
             "error": self.error,
         }
@@ -92,7 +97,9 @@ class ScanOptions:
     """Knobs a user can turn from the CLI or a pipeline YAML."""
 
     threshold: float = 0.9  # a digit below this confidence puts its field in review
-    field_mode: Literal["auto", "boxes", "free"] = "auto"
+    # field: each image is one cropped number; page: a form (boxes where it has them, else
+    # free numbers); boxes / free: a form read one way only; auto: field or page, per image.
+    field_mode: Literal["auto", "page", "boxes", "free", "field"] = "auto"
     deskew: bool = True
     binarize: Literal["auto", "otsu", "sauvola"] = "auto"
     dpi: int = 300  # render resolution for PDF pages

@@ -71,9 +71,9 @@ class CsvWriter:
     def write(self, page: PageResult) -> None:
         self._start()
         if page.error is not None:
-            self._csv.writerow([page.source, page.page, "", page.error, "", "error", "", "", "", ""])
+            self._csv.writerow([page.source, page.page, "", page.error, "", "error", "", "", "", "", "", ""])
         for fld in page.fields:
-            self._csv.writerow(fld.csv_row(page.source, page.page))
+            self._csv.writerow(fld.csv_row(page.source, page.page, page.layout or ""))
         self.stream.flush()
 
     def finish(self) -> None:

@@ -20,8 +20,10 @@ import numpy as np
 
 from .clean import clean_page, map_bbox
 from .config import FieldSpec, Layout, Pipeline
+from .field_read import read_field_image
 from .fields import Box, FieldRegion, box_lines, box_region, comb_dividers, find_boxes, line_masks
 from .model import Recognizer
+from .layout import choose_layout
 from .page import field_from_reading, field_lattice, read_page, reread_faint
 from .results import Field
 from .segment import Reading, estimate_digit_height, read_lattices
@@ -223,7 +225,7 @@ def _empty(name: str, bbox: Rect, reason: str | None) -> Field:
 
 
 def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline,
-               readings: list[Reading | None] | None = None) -> list[Field]:
+               readings: list[Reading | None] | None = None, layout: str | None = None) -> list[Field]:
     """The pipeline's named fields on one page, in the order the pipeline lists them, before
     validation. Without named fields, every number the scanner finds.
 
@@ -232,20 +234,25 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline,
     (:mod:`formreader.pagecrops`).
     """
     options = spec.scan_options()
-    layout: Layout = spec.layout
+    if layout is None:
+        layout = choose_layout(gray, options.field_mode)
+    if layout == "field":  # the image is one field: the pipeline's first (only) field
+        found = [read_field_image(gray, recognizer, options)]
+        return _by_index(found, spec) if spec.fields else found
     size = (gray.shape[1], gray.shape[0])
     if not spec.fields:
         return read_page(gray, recognizer, options)
-    if layout.mode in ("auto", "free"):
-        return _by_index(gray, recognizer, spec)
+    if spec.layout.mode in ("auto", "page", "free"):
+        return _by_index(_in_region(read_page(gray, recognizer, options), gray, spec), spec)
+    layout_spec: Layout = spec.layout
     page = clean_page(gray, options.binarize, options.deskew)
-    frame, failure = register(page.mask, layout.registration)
+    frame, failure = register(page.mask, layout_spec.registration)
     boxes = find_boxes(page.mask)
     regions: list[FieldRegion | None] = []
     problems: list[str | None] = []
     zones: list[Rect] = []
-    if layout.mode == "boxes":
-        counted = [b for b in boxes if _inside(b.outer, frame, layout.region)]
+    if layout_spec.mode == "boxes":
+        counted = [b for b in boxes if _inside(b.outer, frame, layout_spec.region)]
         located = _locate_boxes(counted, spec.fields)
         for box, problem in located:
             regions.append(box_region(page.mask, box) if box is not None else None)
@@ -323,21 +330,25 @@ def _locate_boxes(boxes: list[Box], fields: Sequence[FieldSpec]) -> list[tuple[B
     return out
 
 
-def _by_index(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline) -> list[Field]:
-    """Free/auto mode: the n-th number the scanner reports (inside ``layout.region``)."""
-    found = read_page(gray, recognizer, spec.scan_options())
-    if spec.layout.region is not None:
-        page = clean_page(gray, spec.cleaning.binarize, spec.cleaning.deskew)
-        frame, _ = register(page.mask, spec.layout.registration)
-        found = [f for f in found
-                 if _inside(map_bbox(f.bbox, page.to_work), frame, spec.layout.region)]
+def _in_region(found: list[Field], gray: np.ndarray, spec: Pipeline) -> list[Field]:
+    """The numbers whose boxes lie inside ``layout.region`` (all of them without one)."""
+    if spec.layout.region is None:
+        return found
+    page = clean_page(gray, spec.cleaning.binarize, spec.cleaning.deskew)
+    frame, _ = register(page.mask, spec.layout.registration)
+    return [f for f in found if _inside(map_bbox(f.bbox, page.to_work), frame, spec.layout.region)]
+
+
+def _by_index(found: list[Field], spec: Pipeline) -> list[Field]:
+    """Free/auto/field mode: the n-th number found is the field with ``index`` n (a field
+    image's one number is index 0, which is also what a field-mode pipeline's field reads)."""
     out = []
     for f in spec.fields:
-        assert f.index is not None
-        if f.index < len(found):
-            out.append(_renamed(found[f.index], f))
+        index = f.index or 0
+        if index < len(found):
+            out.append(_renamed(found[index], f))
         else:
-            out.append(_empty(f.name, (0, 0, 0, 0), f"number {f.index} not found (the page has {len(found)})"))
+            out.append(_empty(f.name, (0, 0, 0, 0), f"number {index} not found (the page has {len(found)})"))
     return out
 
 

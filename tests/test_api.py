@@ -46,6 +46,8 @@ def fake_scanner(monkeypatch):
 
     monkeypatch.setattr("formreader.model.load_model", fake_load_model)
     monkeypatch.setattr("formreader.page.read_page", ink_field)
+    # The test pages are tiny, which --mode auto takes for field images: read them as pages.
+    monkeypatch.setattr("formreader.layout.choose_layout", lambda gray, mode: "page")
     return loads
 
 

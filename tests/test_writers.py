@@ -53,7 +53,7 @@ def test_json_round_trips_to_the_documented_contract() -> None:
     doc = json.loads(write_json(pages))
     assert doc == {"pages": [p.to_dict() for p in pages]}
     first = doc["pages"][0]
-    assert set(first) == {"source", "page", "width", "height", "fields", "error"}
+    assert set(first) == {"source", "page", "width", "height", "layout", "fields", "error"}
     assert first["fields"][0]["confidence"] == 0.9712  # rounded, stable across platforms
     assert first["fields"][0]["bbox"] == [50, 40, 120, 60]
     assert doc["pages"][1]["fields"] == [] and doc["pages"][1]["error"].startswith("scans/b.pdf")
@@ -76,9 +76,9 @@ def test_csv_has_one_row_per_field_and_one_per_failed_page() -> None:
     rows = list(csv.reader(io.StringIO(text)))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert rows[1:] == [
-        ["scans/a.png", "1", "field_01", "40", "0.9712", "ok", "50", "40", "120", "60"],
-        ["scans/a.png", "1", "field_02", "7", "0.41", "review", "50", "160", "120", "60"],
-        ["scans/b.pdf", "2", "", "scans/b.pdf: page 2: cannot decode image", "", "error", "", "", "", ""],
+        ["scans/a.png", "1", "field_01", "40", "0.9712", "ok", "50", "40", "120", "60", "", ""],
+        ["scans/a.png", "1", "field_02", "7", "0.41", "review", "50", "160", "120", "60", "", ""],
+        ["scans/b.pdf", "2", "", "scans/b.pdf: page 2: cannot decode image", "", "error", "", "", "", "", "", ""],
     ]  # the failed page has one error row, so the CSV alone shows it is missing
     assert "\r" not in text and text == write_csv(sample_pages())
 

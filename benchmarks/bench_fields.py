@@ -1,0 +1,119 @@
+"""Field images: accuracy and speed of ``--mode field`` on the real parish-register crops.
+
+Reads the crops of ``../shared/data/fields/parish-rows`` (the held-out books by default, see
+``tests/parish.py``) through :func:`formreader.api.read_file`, the path ``formreader scan
+--mode field`` takes, in one process, and prints per book:
+
+- string accuracy: ``value`` equals the label (labels that are not all digits, like ``4a`` or
+  ``NB``, count as wrong);
+- ok share and ok-precision: of the crops marked ``ok``, the share read right;
+- non-digit labels marked ok: those must all be ``review``.
+
+Speed: crops/s end to end (decode, clean, segment, classify), against a floor on the same
+crops in the same run (decode + Otsu + connected components), and their ratio.
+
+    python benchmarks/bench_fields.py [--split held-out|dev|all] [--limit N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+import parish  # noqa: E402  (tests/parish.py: the crops and their split)
+
+
+def floor(paths: list[Path]) -> float:
+    """Seconds to decode, Otsu-threshold and label the connected components of every crop."""
+    import cv2
+
+    start = time.perf_counter()
+    for p in paths:
+        g = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
+        _, m = cv2.threshold(g, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+        cv2.connectedComponentsWithStats(m, connectivity=8)
+    return time.perf_counter() - start
+
+
+def ours(paths: list[Path]) -> tuple[list, float]:
+    """Each crop's first field (None for a crop that could not be read), and the seconds taken."""
+    from formreader.api import read_file
+    from formreader.model import load_model
+    from formreader.results import ScanOptions
+
+    rec = load_model()
+    options = ScanOptions(field_mode="field")
+    read_file(paths[0], rec, options)  # warm up: ONNX sessions, first-call allocations
+    start = time.perf_counter()
+    out = []
+    for p in paths:
+        pages = list(read_file(p, rec, options))
+        out.append(pages[0].fields[0] if pages and pages[0].fields else None)
+    return out, time.perf_counter() - start
+
+
+def score(rows: list[tuple[Path, str, str]], fields: list) -> dict[str, dict[str, float]]:
+    """Per book and in total: crops, right, ok, ok_right, nondigit, nondigit_ok."""
+    table: dict[str, dict[str, float]] = {}
+    for (_, label, book), f in zip(rows, fields):
+        for key in (book, "all"):
+            s = table.setdefault(key, dict(crops=0, right=0, ok=0, ok_right=0, nondigit=0, nondigit_ok=0))
+            value = "" if f is None else f.value
+            ok = f is not None and f.status == "ok"
+            s["crops"] += 1
+            s["right"] += value == label
+            s["ok"] += ok
+            s["ok_right"] += ok and value == label
+            s["nondigit"] += not label.isdigit()
+            s["nondigit_ok"] += ok and not label.isdigit()
+    for s in table.values():
+        s["accuracy"] = s["right"] / s["crops"]
+        s["ok_share"] = s["ok"] / s["crops"]
+        s["ok_precision"] = s["ok_right"] / s["ok"] if s["ok"] else float("nan")
+    return table
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", default="held-out", choices=("held-out", "dev", "all"))
+    ap.add_argument("--limit", type=int, default=0, help="first N crops of each book (0: all)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    rows = parish.crops(args.split)
+    if args.limit:
+        seen: dict[str, int] = {}
+        rows = [r for r in rows if seen.setdefault(r[2], 0) < args.limit and not seen.__setitem__(r[2], seen[r[2]] + 1)]
+    paths = [p for p, _, _ in rows]
+    load = os.getloadavg()[0]
+    t_floor = floor(paths)
+    fields, t_ours = ours(paths)
+    t_floor2 = floor(paths)  # the floor again after: the host's speed drifts
+    floor_s = min(t_floor, t_floor2)
+    table = score(rows, fields)
+    speed = dict(crops_per_s=len(paths) / t_ours, floor_crops_per_s=len(paths) / floor_s,
+                 ours_over_floor=t_ours / floor_s, load_before=load, load_after=os.getloadavg()[0])
+    if args.json:
+        print(json.dumps(dict(split=args.split, books=table, speed=speed), indent=1))
+        return
+    print(f"split {args.split}: {len(paths)} crops")
+    print("| book | crops | string accuracy | ok | ok-precision | non-digit labels (ok) |")
+    print("|---|---|---|---|---|---|")
+    for book in sorted(k for k in table if k != "all") + ["all"]:
+        s = table[book]
+        print(f"| {book} | {s['crops']} | {s['accuracy']:.1%} | {s['ok_share']:.1%} | "
+              f"{s['ok_precision']:.1%} | {s['nondigit']} ({s['nondigit_ok']}) |")
+    print(f"ours {speed['crops_per_s']:.0f} crops/s; floor {speed['floor_crops_per_s']:.0f} crops/s; "
+          f"ours/floor {speed['ours_over_floor']:.1f}x; load {speed['load_before']:.2f} -> {speed['load_after']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,295 @@
+"""Clean-up of a field image: one cropped number, as a capture tool or a cheque scanner cuts it.
+
+A crop is not a page. Its number fills a large share of it, and its edges carry what the cut
+went through: the black of the scanner bed beside the paper, a table's ruling, the underline
+the number was written on, a neighbour's stroke, a line of print. Every stage here is a pure
+function (array in, array out) whose sizes are shares of the crop or of the strokes it holds,
+never pixels of one source, so a 40 px box and a 600 px cheque amount go through the same code.
+
+Stages, in the order :func:`clean_field` runs them: :func:`paper_light` (either polarity),
+:func:`flatten` (the paper's brightness divided out: shadows, stains, the scanner bed),
+:func:`ink_mask` (threshold on the flattened grey), :func:`remove_lines` (long straight rulings,
+keeping the strokes that cross them), :func:`drop_edge_marks` (ink cut by the crop's edge).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .clean import as_uint8, components
+
+# Crops are brought to this height before cleaning (up or down): digits then measure 20-120
+# px, the size the segmenter and the MNIST normalisation are made for, and a 2,000 px scan of
+# one amount costs no more than a 150 px one.
+WORK_HEIGHT = 160
+MAX_WORK_WIDTH = 1600
+
+
+@dataclass(frozen=True)
+class CleanField:
+    """A field image ready for segmentation, and how to get back to the source pixels."""
+
+    gray: np.ndarray  # uint8, paper light, flattened, working size
+    mask: np.ndarray  # bool ink of the writing, rulings and edge marks removed
+    others: np.ndarray  # bool ink that was removed (rulings, margins, print at the edges)
+    scale: float  # working pixels per source pixel
+    inverted: bool  # the source was light ink on dark paper
+
+
+def work_size(shape: tuple[int, ...], height: int = WORK_HEIGHT, max_width: int = MAX_WORK_WIDTH) -> float:
+    """Scale factor that brings a crop to ``height`` rows (its width at most ``max_width``)."""
+    h, w = shape[:2]
+    if h == 0 or w == 0:
+        return 1.0
+    return min(height / h, max_width / w)
+
+
+def paper_light(gray: np.ndarray, dark_share: float = 0.6) -> tuple[np.ndarray, bool]:
+    """The crop with light paper and dark ink, and whether it had to be inverted.
+
+    A crop is inverted when more than ``dark_share`` of it falls on the dark side of Otsu's
+    threshold: ink covers a few percent of a field, and even a scanner bed down one side
+    (up to ~40% of a register crop) leaves the paper the larger share.
+    """
+    if gray.size == 0 or int(gray.max()) == int(gray.min()):
+        return gray, False
+    t, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if float(np.count_nonzero(gray <= t)) > dark_share * gray.size:
+        return 255 - gray, True
+    return gray, False
+
+
+def _odd(n: float) -> int:
+    n = max(3, int(round(n)))
+    return n if n % 2 else n + 1
+
+
+def flatten(gray: np.ndarray, window: float = 0.12, off_paper: float = 0.6) -> np.ndarray:
+    """The crop divided by its paper brightness: paper at 255 wherever it is, ink below.
+
+    The paper level comes from a grey closing (a max filter, then a min filter) over a window
+    of ``window`` of the crop height, wider than any pen stroke and narrower than a digit: it
+    replaces the strokes by the paper around them. A dark area wider than the window (the
+    scanner bed beside the page, a stain, a shadow) is its own "paper" and comes out white, so
+    it never reaches the threshold as ink. Where that paper is darker than ``off_paper`` of
+    the crop's usual paper level, the crop is off the paper, and left blank.
+    """
+    if gray.size == 0:
+        return gray
+    k = _odd(window * gray.shape[0])
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
+    paper = cv2.blur(paper, (k, k))
+    paper = np.maximum(paper, gray)
+    out = gray.astype(np.float32) * 255.0 / np.maximum(paper.astype(np.float32), 1.0)
+    out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    # Off the paper: where the "paper" is far darker than the crop's own paper (the scanner
+    # bed, a black border), dividing would blow its noise up into ink. Such areas, and a
+    # window's width around them (their edge), are blank.
+    level = float(np.percentile(paper, 90))
+    off = paper < off_paper * level
+    if off.any():
+        off = cv2.dilate(as_uint8(off), kernel) > 0
+        out[off] = 255
+    return out
+
+
+def ink_mask(flat: np.ndarray, min_contrast: float = 0.1, noise_sigmas: float = 4.0,
+             strong: float = 1.6, own_level: float = 0.4) -> np.ndarray:
+    """Ink of a flattened crop, by hysteresis: pixels darker than the paper by more than its
+    noise (``noise_sigmas`` robust standard deviations, at least ``min_contrast`` of the paper
+    level) that belong to a mark with some pixels ``strong`` times as dark as that.
+
+    Why not Otsu: a field is nearly all paper, and its dark pixels mix a black ruling with a
+    faint pencil number; any split between classes loses the number. The paper's own noise is
+    what tells ink from paper, and the hysteresis keeps a faint stroke whole while JPEG noise,
+    which never gets strong, goes. Each mark is then cut at ``own_level`` of its own
+    darkness (:func:`_own_level`).
+    """
+    from skimage.filters import apply_hysteresis_threshold
+
+    if flat.size == 0:
+        return np.zeros(flat.shape, bool)
+    dark = 255.0 - flat.astype(np.float32)
+    paper = dark[dark < 255.0 * 0.5]
+    mad = float(np.median(paper)) if paper.size else 0.0
+    low = max(255.0 * min_contrast, noise_sigmas * 1.4826 * mad)
+    mask = apply_hysteresis_threshold(dark, low, strong * low)
+    return _own_level(mask, dark, own_level)
+
+
+def _own_level(mask: np.ndarray, dark: np.ndarray, share: float) -> np.ndarray:
+    """Each mark of ``mask`` thresholded again at ``share`` of its own darkness (its 90th
+    percentile): the noise-level threshold fits a faint pencil stroke, but widens a dark pen's
+    stroke by its blurred edge until the loops of a 6 or an 8 fill in."""
+    n, labels, stats = components(mask)
+    out = mask.copy()
+    for i in range(1, n):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        lab = labels[y : y + h, x : x + w] == i
+        d = dark[y : y + h, x : x + w]
+        level = float(np.percentile(d[lab], 90))
+        out[y : y + h, x : x + w] &= ~lab | (d >= share * level)
+    return out
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Typical pen width in pixels: twice the mean distance of ink to paper, over the ink."""
+    if not mask.any():
+        return 1.0
+    dist = cv2.distanceTransform(as_uint8(mask), cv2.DIST_L2, 3)
+    ridge = dist[dist >= 1.0]
+    return float(2.0 * np.median(ridge)) if ridge.size else 1.0
+
+
+def _lines(mask: np.ndarray, length: int, horizontal: bool, gap: int = 0) -> np.ndarray:
+    """Pixels on straight runs of ink at least ``length`` long (one pixel's tolerance across,
+    breaks of up to ``gap`` pixels along: a worn ruling comes in pieces)."""
+    m = as_uint8(mask)
+    size = (length, 1) if horizontal else (1, length)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, size)
+    # A ruling on a slightly skewed scan steps by a pixel: close the steps across it first.
+    across = cv2.getStructuringElement(cv2.MORPH_RECT, (1, 3) if horizontal else (3, 1))
+    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, across)
+    if gap > 0:
+        along = cv2.getStructuringElement(cv2.MORPH_RECT, (gap + 1, 1) if horizontal else (1, gap + 1))
+        m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, along)
+    opened = cv2.morphologyEx(m, cv2.MORPH_OPEN, kernel)
+    # Rulings widened by a pixel either way: their anti-aliased edges go with them.
+    opened = cv2.dilate(opened, across)
+    return (opened > 0) & mask
+
+
+def remove_lines(mask: np.ndarray, h_length: float = 0.5, v_length: float = 0.45,
+                 stroke: float | None = None, gap: float = 0.04) -> tuple[np.ndarray, np.ndarray]:
+    """The ink without its long straight rulings, and the ink removed.
+
+    A horizontal ruling is a run at least ``h_length`` of the crop width (an underline, a
+    table line, a box's top or bottom); a vertical one, at least ``v_length`` of its height
+    (a column ruling, a box side). A digit's straight strokes are a fraction of those (a 1 in
+    a field of two digits fills ~60% of a tight crop's height: vertical rulings must be longer
+    or lie at the crop's side, :func:`_edge_band`). Where a stroke crosses a ruling, the
+    ruling's rows are kept under the stroke: ink both above and below the band within a
+    stroke's width bridges it again, so a 4 written through its underline stays one 4.
+    """
+    h, w = mask.shape
+    if not mask.any():
+        return mask.copy(), np.zeros_like(mask)
+    sw = stroke if stroke is not None else stroke_width(mask)
+    gh, gv = int(gap * w), int(gap * h)
+    horiz = _lines(mask, max(3, int(h_length * w)), True, gh) if w >= 8 else np.zeros_like(mask)
+    vert = _lines(mask, max(3, int(v_length * h)), False, gv) if h >= 8 else np.zeros_like(mask)
+    # A vertical run shorter than 75% of the height is a ruling only at the crop's sides.
+    band = _edge_band(w, 0.2)
+    tall = _lines(mask, max(3, int(0.75 * h)), False, gv) if h >= 8 else np.zeros_like(mask)
+    vert = (vert & band[None, :]) | tall
+    lines = horiz | vert
+    if not lines.any():
+        return mask.copy(), lines
+    rest = mask & ~lines
+    # Bridge strokes across the removed bands: close the remaining ink across each band.
+    reach = max(3, int(round(2 * sw)) | 1)
+    v_close = cv2.morphologyEx(as_uint8(rest), cv2.MORPH_CLOSE,
+                               cv2.getStructuringElement(cv2.MORPH_RECT, (1, reach + _thickness(horiz))))
+    h_close = cv2.morphologyEx(as_uint8(rest), cv2.MORPH_CLOSE,
+                               cv2.getStructuringElement(cv2.MORPH_RECT, (reach + _thickness(vert), 1)))
+    kept = (horiz & (v_close > 0)) | (vert & (h_close > 0))
+    kept &= _crossing(rest, horiz, vert)
+    out = rest | (kept & mask)
+    return out, mask & ~out
+
+
+def _thickness(lines: np.ndarray) -> int:
+    """The widest ruling's thickness (the longest run across it), 0 without rulings."""
+    if not lines.any():
+        return 0
+    dist = cv2.distanceTransform(as_uint8(lines), cv2.DIST_L2, 3)
+    return int(np.ceil(2 * dist.max()))
+
+
+def _crossing(rest: np.ndarray, horiz: np.ndarray, vert: np.ndarray) -> np.ndarray:
+    """Where a bridged band pixel belongs to a stroke: only columns (rows) where the ink left
+    touches the band on both sides count, so a ruling is never rebuilt along its length."""
+    out = np.zeros_like(rest)
+    if horiz.any():
+        up = np.zeros_like(rest)
+        up[1:] = rest[:-1]
+        down = np.zeros_like(rest)
+        down[:-1] = rest[1:]
+        cols = np.zeros(rest.shape[1], bool)
+        near = cv2.dilate(as_uint8(horiz), np.ones((5, 1), np.uint8)) > 0
+        cols |= ((up | down) & near & rest).any(axis=0)
+        out |= horiz & cols[None, :]
+    if vert.any():
+        near = cv2.dilate(as_uint8(vert), np.ones((1, 5), np.uint8)) > 0
+        rows = (near & rest).any(axis=1)
+        out |= vert & rows[:, None]
+    return out
+
+
+def _edge_band(size: int, share: float) -> np.ndarray:
+    """A boolean profile that is True within ``share`` of either end."""
+    idx = np.arange(size)
+    return (idx < share * size) | (idx >= (1.0 - share) * size)
+
+
+def drop_edge_marks(mask: np.ndarray, reach: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The ink without the marks that the crop's edge cut through, and those marks.
+
+    A mark touching an edge is kept when it reaches well into the crop (past ``reach`` of the
+    way to its centre, as a digit of a tight crop does) and is dropped otherwise: the tail
+    of a neighbour's number, the end of a ruling, a letter of the print below.
+    """
+    h, w = mask.shape
+    if not mask.any():
+        return mask.copy(), np.zeros_like(mask)
+    n, labels, stats = components(mask)
+    drop = np.zeros(n, bool)
+    for i in range(1, n):
+        x, y, cw, ch = (int(v) for v in stats[i, :4])
+        touches_x = x == 0 or x + cw >= w
+        touches_y = y == 0 or y + ch >= h
+        if not (touches_x or touches_y):
+            continue
+        # How far the mark reaches towards the centre, as a share of the half-size, per axis.
+        cx0, cx1 = x / w, (x + cw) / w
+        cy0, cy1 = y / h, (y + ch) / h
+        deep_x = min(cx1, 1 - cx0) if not (x == 0 and x + cw >= w) else 1.0
+        deep_y = min(cy1, 1 - cy0) if not (y == 0 and y + ch >= h) else 1.0
+        inward = (deep_x if touches_x else 1.0, deep_y if touches_y else 1.0)
+        if min(inward) < reach * 0.5:
+            drop[i] = True
+    dropped = drop.take(labels.astype(np.intp))
+    return mask & ~dropped, mask & dropped
+
+
+def clean_field(gray: np.ndarray) -> CleanField:
+    """A field image (uint8 grey, either polarity) brought to the working size and cleaned."""
+    gray = np.ascontiguousarray(gray, np.uint8)
+    scale = work_size(gray.shape)
+    h, w = gray.shape
+    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    work = cv2.resize(gray, size, interpolation=interp) if size != (w, h) else gray
+    work, inverted = paper_light(work)
+    flat = flatten(work)
+    ink = ink_mask(flat)
+    sw = stroke_width(ink)
+    ink = _drop_specks(ink, sw)
+    kept, lines = remove_lines(ink, stroke=sw)
+    kept, edges = drop_edge_marks(kept)
+    kept = _drop_specks(kept, sw)
+    return CleanField(flat, kept, lines | edges, scale, inverted)
+
+
+def _drop_specks(mask: np.ndarray, stroke: float, area: float = 1.0) -> np.ndarray:
+    """Drop marks smaller than ``area`` squared stroke widths (dust, JPEG noise)."""
+    if not mask.any():
+        return mask
+    n, labels, stats = components(mask)
+    keep = stats[:, cv2.CC_STAT_AREA] >= max(2.0, area * stroke * stroke)
+    keep[0] = False
+    return keep.take(labels.astype(np.intp))

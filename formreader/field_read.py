@@ -1,0 +1,265 @@
+"""A field image -> one Field: the number it holds, what was written around its digits, and
+whether a person should look.
+
+The crop is cleaned (:mod:`formreader.crop_clean`), the marks of the number are picked out
+(:func:`select_number`: the main line of writing, not print or a second line above it), and
+the digits are read by the page scanner's own segmenter and recognizer
+(:mod:`formreader.segment`). What the decoder skipped is kept as written: a dot or comma
+between digits, a trailing dash (:func:`written_text`), so ``value`` holds the digits and
+``text`` the number as written (``1.480.000``, ``25,50``, ``1500-``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .clean import components
+from .crop_clean import CleanField, clean_field
+from .faint import faint_marks
+from .model import Recognizer
+from .normalize import field_darkness
+from .results import Digit, Field, ScanOptions
+from .segment import Lattice, Reading, read_lattices, segment_field
+from .stats import median
+
+Rect = tuple[int, int, int, int]
+
+# Marks at least this share of the tallest mark are digit-high (the rest: dots, dashes, specks).
+DIGIT_HIGH = 0.5
+# Two marks are on one line of writing when their vertical centres are within this many digit
+# heights; a mark further than GROUP_GAP digit heights from the number's marks is not part of it.
+SAME_LINE = 0.6
+GROUP_GAP = 1.5
+# A mark this many times as tall as the digits and at most SLIVER_WIDTH as wide as it is tall.
+SLIVER_HEIGHT = 1.6
+SLIVER_WIDTH = 0.2
+
+
+@dataclass
+class NumberMarks:
+    """The ink of a field's number and what else the crop holds."""
+
+    mask: np.ndarray  # bool, the number's marks only (crop size)
+    digit_height: float
+    other_lines: int = 0  # further lines of digit-high writing (above or below the number)
+    apart: int = 0  # digit-high marks on the number's line but far from it
+    notes: list[str] = field(default_factory=list)
+
+
+def _lines_of(stats: np.ndarray, big: np.ndarray, dh: float) -> list[list[int]]:
+    """Digit-high marks (component indices) grouped into lines by their vertical centres."""
+    order = sorted(np.flatnonzero(big) + 1, key=lambda i: stats[i, 1] + stats[i, 3] / 2.0)
+    lines: list[list[int]] = []
+    for i in order:
+        cy = stats[i, 1] + stats[i, 3] / 2.0
+        for line in lines:
+            ly = float(np.mean([stats[j, 1] + stats[j, 3] / 2.0 for j in line]))
+            if abs(cy - ly) < SAME_LINE * dh:
+                line.append(int(i))
+                break
+        else:
+            lines.append([int(i)])
+    return lines
+
+
+def _cluster(stats: np.ndarray, line: list[int], dh: float, centre: float) -> tuple[list[int], int]:
+    """The marks of a line that form one number (gaps below GROUP_GAP digit heights), the group
+    with the most ink, nearest ``centre`` on a tie; and how many digit-high marks were left."""
+    line = sorted(line, key=lambda i: stats[i, 0])
+    groups: list[list[int]] = [[line[0]]]
+    for i in line[1:]:
+        right = max(stats[j, 0] + stats[j, 2] for j in groups[-1])
+        if stats[i, 0] - right > GROUP_GAP * dh:
+            groups.append([i])
+        else:
+            groups[-1].append(i)
+
+    def key(g: list[int]) -> tuple[float, float]:
+        x0 = min(stats[j, 0] for j in g)
+        x1 = max(stats[j, 0] + stats[j, 2] for j in g)
+        return (float(sum(stats[j, cv2.CC_STAT_AREA] for j in g)), -abs((x0 + x1) / 2.0 - centre))
+
+    best = max(groups, key=key)
+    return best, len(line) - len(best)
+
+
+def select_number(mask: np.ndarray) -> NumberMarks:
+    """The marks that make up the crop's number: the line of digit-high writing with the most
+    ink (a crossed-out number above it, the print of the form below it are other lines), its
+    marks within GROUP_GAP digit heights of each other, and the small marks (dots, commas,
+    dashes) that sit on that line between or just after them."""
+    h, w = mask.shape
+    n, labels, stats = components(mask)
+    if n <= 1:
+        return NumberMarks(np.zeros_like(mask), 0.0)
+    heights = stats[1:, cv2.CC_STAT_HEIGHT].astype(float)
+    widths = stats[1:, cv2.CC_STAT_WIDTH].astype(float)
+    big = heights >= DIGIT_HIGH * float(heights.max())
+    dh = median(heights[big])
+    # Pieces of a ruling left by the line finder (a worn column line, the shadow of the page's
+    # edge) are slivers far taller than the writing: they are not the number.
+    sliver = (heights > SLIVER_HEIGHT * dh) & (widths < SLIVER_WIDTH * heights)
+    if sliver.any() and not sliver.all():
+        heights = np.where(sliver, 0.0, heights)
+        big = heights >= DIGIT_HIGH * float(heights.max())
+        dh = median(heights[big])
+    lines = _lines_of(stats, big, dh)
+
+    def ink(line: list[int]) -> float:
+        return float(sum(stats[i, cv2.CC_STAT_AREA] * stats[i, cv2.CC_STAT_HEIGHT] for i in line))
+
+    main = max(lines, key=ink)
+    chosen, apart = _cluster(stats, main, dh, w / 2.0)
+    others = sum(1 for line in lines if line is not main and ink(line) >= 0.25 * ink(main))
+    dh = median(stats[chosen, cv2.CC_STAT_HEIGHT].astype(float))
+    # The band of the number's line and its extent, widened for small marks beside it.
+    y0 = min(stats[i, 1] for i in chosen)
+    y1 = max(stats[i, 1] + stats[i, 3] for i in chosen)
+    x0 = min(stats[i, 0] for i in chosen) - 0.5 * dh
+    x1 = max(stats[i, 0] + stats[i, 2] for i in chosen) + 1.0 * dh
+    keep = np.zeros(n, bool)
+    keep[chosen] = True
+    for i in range(1, n):
+        if keep[i] or big[i - 1]:
+            continue
+        x, y, cw, ch = (int(v) for v in stats[i, :4])
+        cy = y + ch / 2.0
+        if x >= x0 and x + cw <= x1 and y0 - 0.3 * dh <= cy <= y1 + 0.3 * dh:
+            keep[i] = True
+    notes = []
+    if others:
+        notes.append(f"{others} other line(s) of writing in the image")
+    if apart:
+        notes.append(f"{apart} mark(s) apart from the number")
+    return NumberMarks(keep.take(labels.astype(np.intp)), float(dh), others, apart, notes)
+
+
+# A skipped mark is a separator when it is at most this share of the digit height high
+# (dot, comma) or this flat (a dash: at least DASH_ASPECT times as wide as high).
+SEPARATOR_HEIGHT = 0.4
+DASH_ASPECT = 1.8
+
+
+def _separator(rect: Rect, band: tuple[float, float], dh: float) -> str | None:
+    """What a small mark beside the digits was written as: ``.``, ``,``, ``-``, or None."""
+    x, y, w, h = rect
+    top, bottom = band
+    if w >= DASH_ASPECT * h and h <= SEPARATOR_HEIGHT * dh and w <= 1.5 * dh:
+        cy = y + h / 2.0
+        return "-" if top + 0.2 * dh <= cy <= bottom - 0.05 * dh else None
+    if h <= SEPARATOR_HEIGHT * dh and w <= SEPARATOR_HEIGHT * dh:
+        if y + h / 2.0 < top + 0.55 * (bottom - top):
+            return None  # a dot up in the air: an accent or a speck, not a separator
+        return "," if y + h > bottom + 0.12 * dh and h >= 1.3 * w else "."
+    return None
+
+
+def written_text(lattice: Lattice, reading: Reading) -> str:
+    """The number as written: its digits, with the separators and dashes the decoder skipped
+    in their places (a mark that is neither a digit nor a separator is left out; the reading
+    counts it in ``skipped_marks``)."""
+    if not reading.digits:
+        band = (0.0, lattice.digit_height)
+    else:
+        band = (float(median([d.rect[1] for d in reading.digits])),
+                float(median([d.rect[1] + d.rect[3] for d in reading.digits])))
+    used = {i for a, b in reading.spans for i in range(a, b)}
+    items: list[tuple[float, str]] = [(d.rect[0] + d.rect[2] / 2.0, str(d.value)) for d in reading.digits]
+    for i, atom in enumerate(lattice.atoms):
+        if i in used or not atom.whole:
+            continue
+        sep = _separator(atom.rect, band, lattice.digit_height)
+        if sep is not None:
+            items.append((atom.rect[0] + atom.rect[2] / 2.0, sep))
+    items.sort()
+    text = "".join(s for _, s in items)
+    return text
+
+
+def _to_source(rect: Rect, scale: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    x, y, w, h = rect
+    x0, y0 = int(np.floor(x / scale)), int(np.floor(y / scale))
+    x1, y1 = int(np.ceil((x + w) / scale)), int(np.ceil((y + h) / scale))
+    x0, y0 = max(0, min(x0, size[0])), max(0, min(y0, size[1]))
+    return (x0, y0, max(0, min(x1, size[0]) - x0), max(0, min(y1, size[1]) - y0))
+
+
+def _faint_beside(cleaned: CleanField, number: NumberMarks) -> int:
+    """Digit-sized faint shapes on the number's line, beside what was read
+    (:func:`formreader.faint.faint_marks`): a digit too light for the threshold leaves the
+    number a digit short with every digit sure."""
+    ys, xs = np.nonzero(number.mask)
+    if ys.size == 0:
+        return 0
+    dh = number.digit_height
+    y0, y1, x0, x1 = ys.min() - 0.5 * dh, ys.max() + 0.5 * dh, xs.min() - 1.5 * dh, xs.max() + 1.5 * dh
+    boxes = faint_marks(cleaned.gray, number.mask, cleaned.mask | cleaned.others, dh)
+    return sum(1 for x, y, w, h in boxes if x0 <= x + w / 2.0 <= x1 and y0 <= y + h / 2.0 <= y1)
+
+
+def field_lattice(cleaned: CleanField, number: NumberMarks) -> Lattice | None:
+    """The segmenter's candidates for the number's marks, shaded from the crop's grey."""
+    if not number.mask.any():
+        return None
+    darkness = field_darkness(cleaned.gray, number.mask, cleaned.mask & ~number.mask | cleaned.others)
+    return segment_field(number.mask, number.digit_height, (), darkness)
+
+
+def field_result(name: str, reading: Reading | None, lattice: Lattice | None, number: NumberMarks,
+                 cleaned: CleanField, size: tuple[int, int], threshold: float) -> Field:
+    """The Field of a read field image: source-pixel boxes, ``text`` as written, and the status.
+
+    ``ok`` needs every digit at ``threshold`` or above, no digit-high mark left unread, and one
+    number alone on its line; anything else is ``review`` with the reasons.
+    """
+    full = (0, 0, size[0], size[1])
+    if reading is None or lattice is None or not reading.digits:
+        text = "" if reading is None or lattice is None else written_text(lattice, reading)
+        why = "no handwriting found" if lattice is None else "no digits read"
+        if text:
+            why += f" (only {text!r})"
+        return Field(name=name, value="", confidence=0.0, status="review", bbox=full, digits=[],
+                     reason=why, text=text)
+    digits = [Digit(str(d.value), d.confidence, _to_source(d.rect, cleaned.scale, size),
+                    None if d.probs is None else tuple(d.probs.tolist()))
+              for d in reading.digits]
+    conf = min(d.confidence for d in digits)
+    reasons = []
+    low = [f"digit {i + 1} ({d.value}) at {d.confidence:.2f}" for i, d in enumerate(digits)
+           if d.confidence < threshold]
+    if low:
+        reasons.append(f"below threshold {threshold:.2f}: " + ", ".join(low))
+    if reading.skipped_marks:
+        reasons.append(f"{reading.skipped_marks} mark(s) not read as digits")
+    reasons.extend(number.notes)
+    faint = _faint_beside(cleaned, number)
+    if faint:
+        reasons.append(f"{faint} faint mark(s) the size of a digit not read")
+    xs = [d.bbox for d in digits]
+    x0 = min(b[0] for b in xs)
+    y0 = min(b[1] for b in xs)
+    x1 = max(b[0] + b[2] for b in xs)
+    y1 = max(b[1] + b[3] for b in xs)
+    return Field(name=name, value="".join(d.value for d in digits), confidence=conf,
+                 status="review" if reasons else "ok", bbox=(x0, y0, x1 - x0, y1 - y0), digits=digits,
+                 reason="; ".join(reasons) if reasons else None, text=written_text(lattice, reading))
+
+
+def read_field_image(gray: np.ndarray, recognizer: Recognizer, options: ScanOptions = ScanOptions(),
+                     name: str = "field_01") -> Field:
+    """Read a whole image as one field: one cropped number (see the module docstring)."""
+    return read_field_images([gray], recognizer, options, name)[0]
+
+
+def read_field_images(grays: list[np.ndarray], recognizer: Recognizer, options: ScanOptions = ScanOptions(),
+                      name: str = "field_01") -> list[Field]:
+    """:func:`read_field_image` of many crops, their candidates classified together."""
+    cleaned = [clean_field(g) for g in grays]
+    numbers = [select_number(c.mask) for c in cleaned]
+    lattices = [field_lattice(c, n) for c, n in zip(cleaned, numbers)]
+    readings = read_lattices(lattices, recognizer)
+    return [field_result(name, r, lat, n, c, (g.shape[1], g.shape[0]), options.threshold)
+            for g, c, n, lat, r in zip(grays, cleaned, numbers, lattices, readings)]
