@@ -26,6 +26,8 @@ from .clean import as_uint8, components
 # one amount costs no more than a 150 px one.
 WORK_HEIGHT = 160
 MAX_WORK_WIDTH = 1600
+# A crop whose grey levels span less than this holds no writing (an empty or all-black crop).
+MIN_CONTRAST = 24
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def flatten(gray: np.ndarray, window: float = 0.12, off_paper: float = 0.6) -> n
     # Off the paper: where the "paper" is far darker than the crop's own paper (the scanner
     # bed, a black border), dividing would blow its noise up into ink. Such areas, and a
     # window's width around them (their edge), are blank.
-    level = float(np.percentile(paper, 90))
+    level = float(np.percentile(paper.astype(np.float32), 90))  # uint8 would wrap between ranks
     off = paper < off_paper * level
     if off.any():
         off = cv2.dilate(as_uint8(off), kernel) > 0
@@ -138,7 +140,7 @@ def _own_level(mask: np.ndarray, dark: np.ndarray, share: float) -> np.ndarray:
 
 def stroke_width(mask: np.ndarray) -> float:
     """Typical pen width in pixels: twice the mean distance of ink to paper, over the ink."""
-    if not mask.any():
+    if not mask.any() or mask.all():
         return 1.0
     dist = cv2.distanceTransform(as_uint8(mask), cv2.DIST_L2, 3)
     ridge = dist[dist >= 1.0]
@@ -269,12 +271,18 @@ def drop_edge_marks(mask: np.ndarray, reach: float = 0.5) -> tuple[np.ndarray, n
 def clean_field(gray: np.ndarray) -> CleanField:
     """A field image (uint8 grey, either polarity) brought to the working size and cleaned."""
     gray = np.ascontiguousarray(gray, np.uint8)
+    if gray.size == 0:
+        blank = np.zeros(gray.shape, bool)
+        return CleanField(gray, blank, blank, 1.0, False)
     scale = work_size(gray.shape)
     h, w = gray.shape
     size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    work = cv2.resize(gray, size, interpolation=interp) if size != (w, h) else gray
+    work = cv2.resize(gray, size, interpolation=interp) if size != (w, h) and gray.size else gray
     work, inverted = paper_light(work)
+    if work.size == 0 or int(work.max()) - int(work.min()) < MIN_CONTRAST:  # one grey: nothing written
+        blank = np.zeros(work.shape, bool)
+        return CleanField(np.full(work.shape, 255, np.uint8), blank, blank, scale, inverted)
     flat = flatten(work)
     ink = ink_mask(flat)
     sw = stroke_width(ink)

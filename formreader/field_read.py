@@ -33,6 +33,8 @@ DIGIT_HIGH = 0.5
 # heights; a mark further than GROUP_GAP digit heights from the number's marks is not part of it.
 SAME_LINE = 0.6
 GROUP_GAP = 1.5
+# A mark at least this many times as wide as it is high is flat: a dash or a line, not a digit.
+FLAT = 2.5
 # A mark this many times as tall as the digits and at most SLIVER_WIDTH as wide as it is tall.
 SLIVER_HEIGHT = 1.6
 SLIVER_WIDTH = 0.2
@@ -47,6 +49,12 @@ class NumberMarks:
     other_lines: int = 0  # further lines of digit-high writing (above or below the number)
     apart: int = 0  # digit-high marks on the number's line but far from it
     notes: list[str] = field(default_factory=list)
+    dashes: str = ""  # what a field without digit-high marks holds: "-" per flat mark, left to right
+
+
+def _dashes(stats: np.ndarray) -> str:
+    """A ``-`` for each flat mark of a field that holds nothing else."""
+    return "-" * max(0, stats.shape[0] - 1)
 
 
 def _lines_of(stats: np.ndarray, big: np.ndarray, dh: float) -> list[list[int]]:
@@ -92,11 +100,18 @@ def select_number(mask: np.ndarray) -> NumberMarks:
     marks within GROUP_GAP digit heights of each other, and the small marks (dots, commas,
     dashes) that sit on that line between or just after them."""
     h, w = mask.shape
+    if not mask.any():
+        return NumberMarks(np.zeros_like(mask), 0.0)
     n, labels, stats = components(mask)
     if n <= 1:
         return NumberMarks(np.zeros_like(mask), 0.0)
     heights = stats[1:, cv2.CC_STAT_HEIGHT].astype(float)
     widths = stats[1:, cv2.CC_STAT_WIDTH].astype(float)
+    # Flat marks (dashes, strokes through a field, what is left of an underline) are never a
+    # digit's height: a field of dashes alone has no number (its text keeps the dash).
+    heights = np.where(widths >= FLAT * heights, 0.0, heights)
+    if not heights.any():
+        return NumberMarks(np.zeros_like(mask), 0.0, dashes=_dashes(stats))
     big = heights >= DIGIT_HIGH * float(heights.max())
     dh = median(heights[big])
     # Pieces of a ruling left by the line finder (a worn column line, the shadow of the page's
@@ -217,7 +232,7 @@ def field_result(name: str, reading: Reading | None, lattice: Lattice | None, nu
     """
     full = (0, 0, size[0], size[1])
     if reading is None or lattice is None or not reading.digits:
-        text = "" if reading is None or lattice is None else written_text(lattice, reading)
+        text = number.dashes if reading is None or lattice is None else written_text(lattice, reading)
         why = "no handwriting found" if lattice is None else "no digits read"
         if text:
             why += f" (only {text!r})"

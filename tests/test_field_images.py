@@ -1,0 +1,224 @@
+"""Field images: one cropped number per image (``--mode field``, or ``auto`` on a small crop).
+
+Real pixels first: a fixed sample of the real parish-register crops from the development books
+(``tests/parish.py``; the held-out books are measured by ``benchmarks/bench_fields.py``, never
+here) must keep their accuracy and the precision of what is marked ``ok``. Then the image
+stages on hand-made arrays, and the crops that hold no number.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import parish
+from formreader.cli import app
+from formreader.config import load_pipeline
+from formreader.crop_clean import clean_field, drop_edge_marks, flatten, paper_light, remove_lines
+from formreader.errors import ConfigError
+from formreader.field_read import _separator, read_field_images
+from formreader.layout import choose_layout, looks_like_field
+from formreader.results import ScanOptions
+
+# Every 12th crop of the development books: 401 crops of 9 books, read in a few seconds.
+SAMPLE_STEP = 12
+# Measured on that sample: 317 of 401 right (79.1%), 274 ok of which 262 right (95.6%). The
+# floors sit ~2% below, so a change that loses more, or lets more wrong fields through, fails.
+MIN_ACCURACY = 0.77
+MIN_OK_PRECISION = 0.93
+# Crops whose label is not a number (NB, 4a, -): the share that may still come out ok
+# (measured: 7 of 98).
+MAX_NON_NUMBERS_OK = 0.1
+
+
+@pytest.fixture(scope="module")
+def dev_sample():
+    if not parish.PARISH.exists():
+        pytest.skip(f"{parish.PARISH} not available (tests expect ../shared beside the repository)")
+    return parish.crops("dev")[::SAMPLE_STEP]
+
+
+@pytest.fixture(scope="module")
+def dev_read(dev_sample, recognizer):
+    grays = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p, _, _ in dev_sample]
+    return read_field_images(grays, recognizer, ScanOptions())
+
+
+def test_held_out_books_stay_out_of_the_development_split() -> None:
+    assert len(parish.HELD_OUT) >= 4
+    if not parish.PARISH.exists():
+        pytest.skip("no parish crops")
+    dev_books = {b for _, _, b in parish.crops("dev")}
+    held = {b for _, _, b in parish.crops("held-out")}
+    assert held == set(parish.HELD_OUT) and not dev_books & held
+
+
+def test_real_crops_keep_their_accuracy_and_ok_precision(dev_sample, dev_read) -> None:
+    right = sum(f.value == label for (_, label, _), f in zip(dev_sample, dev_read))
+    ok = [(f, label) for (_, label, _), f in zip(dev_sample, dev_read) if f.status == "ok"]
+    ok_right = sum(f.value == label for f, label in ok)
+    assert right / len(dev_sample) >= MIN_ACCURACY, f"{right}/{len(dev_sample)} right"
+    assert ok_right / len(ok) >= MIN_OK_PRECISION, f"{ok_right}/{len(ok)} ok fields right"
+    assert len(ok) >= 0.6 * len(dev_sample)  # and ok is not bought by sending everything to review
+
+
+def test_every_field_says_why_it_is_in_review(dev_read) -> None:
+    for f in dev_read:
+        assert (f.status == "ok") == (f.reason is None)
+        assert f.status == "review" or (f.value and f.text is not None and f.value in f.text.replace(".", "")
+                                        .replace(",", "").replace("-", ""))
+
+
+def test_labels_that_are_not_numbers_are_rarely_ok(recognizer) -> None:
+    if not parish.PARISH.exists():
+        pytest.skip("no parish crops")
+    # Nearly all such crops are in the held-out books: measured here, never tuned on.
+    odd = [(p, label) for p, label, _ in parish.crops("all") if not label.isdigit()]
+    assert len(odd) >= 90, "the books hold labels like NB, 4a, -"
+    read = read_field_images([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p, _ in odd], recognizer)
+    ok = sum(f.status == "ok" for f in read)
+    assert ok <= MAX_NON_NUMBERS_OK * len(odd), f"{ok} of {len(odd)} ok"
+
+
+def test_same_crop_same_result(dev_sample, recognizer) -> None:
+    gray = cv2.imread(str(dev_sample[0][0]), cv2.IMREAD_GRAYSCALE)
+    a, b = read_field_images([gray, gray.copy()], recognizer)
+    assert a.to_dict() == b.to_dict()
+
+
+# --- crops that hold no number ---------------------------------------------------------------
+
+
+def _blank(h: int, w: int, level: int = 255) -> np.ndarray:
+    return np.full((h, w), level, np.uint8)
+
+
+def _dash() -> np.ndarray:
+    a = _blank(120, 200)
+    cv2.line(a, (80, 60), (120, 60), 0, 4)
+    return a
+
+
+def _ruled() -> np.ndarray:
+    a = _blank(120, 200)
+    cv2.line(a, (5, 90), (195, 90), 0, 3)
+    return a
+
+
+@pytest.mark.parametrize("gray, text", [
+    (_blank(100, 150), ""), (_blank(100, 150, 0), ""), (_blank(1, 1), ""), (_blank(1, 300, 0), ""),
+    (_blank(0, 0), ""), (_ruled(), ""), (_dash(), "-"),
+], ids=["white", "black", "one-pixel", "one-row", "empty", "a ruling", "a dash"])
+def test_a_crop_without_digits_is_an_empty_field_in_review(gray, text, recognizer) -> None:
+    (f,) = read_field_images([gray], recognizer)
+    assert f.value == "" and f.status == "review" and f.reason and f.digits == []
+    assert f.text == text
+
+
+# --- image stages ----------------------------------------------------------------------------
+
+
+def test_paper_light_inverts_white_ink_on_black_only() -> None:
+    a = _blank(60, 90)
+    cv2.putText(a, "42", (10, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 3)
+    same, flipped = paper_light(a)
+    assert not flipped and same is a
+    back, flipped = paper_light(255 - a)
+    assert flipped and np.array_equal(back, a)
+
+
+def test_flatten_blanks_the_scanner_bed_and_keeps_the_ink() -> None:
+    a = _blank(160, 200, 200)
+    a[:, :50] = 10  # the black of the scanner bed down one side
+    cv2.line(a, (120, 40), (120, 120), 60, 3)
+    flat = flatten(a)
+    assert flat[:, :40].min() == 255  # the bed is not ink
+    assert flat[80, 120] < 100 and flat[80, 160] >= 250
+
+
+def test_remove_lines_takes_the_underline_and_keeps_the_stroke_through_it() -> None:
+    m = np.zeros((160, 200), bool)
+    m[120:123, 5:195] = True  # an underline across the crop
+    m[60:140, 100:104] = True  # a stroke written through it
+    kept, removed = remove_lines(m)
+    assert not kept[121, 20] and removed[121, 20]
+    assert kept[121, 101]  # the stroke is still one piece across the line
+    assert kept[60:140, 100:104].all()
+
+
+def test_remove_lines_takes_a_worn_column_ruling_at_the_side() -> None:
+    m = np.zeros((160, 200), bool)
+    for y in range(0, 160, 20):
+        m[y : y + 17, 185:187] = True  # broken into pieces, 3 px gaps
+    m[50:100, 90:94] = True  # a digit's stroke in the middle
+    kept, _ = remove_lines(m)
+    assert not kept[:, 180:].any() and kept[50:100, 90:94].all()
+
+
+def test_drop_edge_marks_keeps_what_reaches_into_the_crop() -> None:
+    m = np.zeros((100, 100), bool)
+    m[0:8, 40:60] = True  # the tail of the number above, cut by the top edge
+    m[20:95, 45:50] = True  # a tall digit of a tight crop, not touching
+    m[30:100, 70:74] = True  # a digit touching the bottom edge, reaching past the middle
+    kept, dropped = drop_edge_marks(m)
+    assert dropped[0:8, 40:60].all() and kept[20:95, 45:50].all() and kept[30:100, 70:74].all()
+
+
+def test_clean_field_is_pure_and_sized_to_the_working_height() -> None:
+    a = _dash()
+    before = a.copy()
+    c = clean_field(a)
+    assert np.array_equal(a, before)
+    assert c.mask.shape[0] == 160 and c.gray.shape == c.mask.shape
+
+
+@pytest.mark.parametrize("rect, sep", [
+    ((100, 92, 6, 6), "."),  # a dot on the baseline
+    ((100, 92, 5, 18), ","),  # a comma descending below it
+    ((100, 50, 30, 6), "-"),  # a dash at mid height
+    ((100, 10, 6, 6), None),  # a dot up in the air: not a separator
+], ids=["dot", "comma", "dash", "accent"])
+def test_small_marks_beside_digits_read_as_separators(rect, sep) -> None:
+    assert _separator(rect, (40.0, 100.0), 60.0) == sep
+
+
+# --- layout: field or page -------------------------------------------------------------------
+
+
+def test_auto_tells_field_images_from_pages(nist_scan) -> None:
+    assert looks_like_field((168, 128)) and looks_like_field((150, 900))  # a crop, an amount strip
+    assert not looks_like_field((3300, 2560)) and not looks_like_field((413, 921))  # forms, a cheque
+    assert choose_layout((3300, 2560), "field") == "field"
+    assert choose_layout((168, 128), "page") == "page" and choose_layout((168, 128), "boxes") == "page"
+
+
+def test_scan_reports_the_layout_it_chose(dev_sample, tmp_path: Path) -> None:
+    crop = dev_sample[1][0]
+    sample = Path(__file__).resolve().parents[1] / "samples" / "postal-000.jpg"
+    result = CliRunner().invoke(app, ["scan", str(crop), str(sample)])
+    assert result.exit_code == 0, result.output
+    pages = json.loads(result.stdout)["pages"]
+    assert [p["layout"] for p in pages] == ["field", "page"]
+    assert len(pages[0]["fields"]) == 1 and "text" in pages[0]["fields"][0]
+    forced = CliRunner().invoke(app, ["scan", "--mode", "field", "--format", "csv", str(sample)])
+    assert forced.exit_code == 0 and forced.stdout.splitlines()[1].split(",")[10] == "field"
+
+
+def test_pipeline_in_field_mode_takes_one_field_without_a_locator(tmp_path: Path) -> None:
+    (tmp_path / "a.png").write_bytes(b"x")
+    good = tmp_path / "ok.yaml"
+    good.write_text("inputs: [a.png]\nlayout: {mode: field}\nfields: [{name: row, max_length: 3}]\n")
+    assert load_pipeline(good).spec.scan_options().field_mode == "field"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("inputs: [a.png]\nlayout: {mode: field}\nfields: [{name: row, index: 0}, {name: b}]\n")
+    with pytest.raises(ConfigError) as info:
+        load_pipeline(bad)
+    assert "fields[1]: layout.mode 'field' reads one field per image" in str(info.value)
+    bad.write_text("inputs: [a.png]\nlayout: {mode: field}\nfields: [{name: row, index: 0}]\n")
+    with pytest.raises(ConfigError, match=r"fields\[0\]\.index: not used in layout.mode 'field'"):
+        load_pipeline(bad)
