@@ -21,6 +21,7 @@ from .crop_clean import CleanField, clean_field
 from .faint import faint_marks
 from .model import Recognizer
 from .normalize import field_darkness
+from .page import digit_reasons
 from .results import Digit, Field, ScanOptions
 from .segment import Lattice, Reading, read_lattices, segment_field
 from .stats import median
@@ -242,14 +243,7 @@ def field_result(name: str, reading: Reading | None, lattice: Lattice | None, nu
                     None if d.probs is None else tuple(d.probs.tolist()))
               for d in reading.digits]
     conf = min(d.confidence for d in digits)
-    reasons = []
-    low = [f"digit {i + 1} ({d.value}) at {d.confidence:.2f}" for i, d in enumerate(digits)
-           if d.confidence < threshold]
-    if low:
-        reasons.append(f"below threshold {threshold:.2f}: " + ", ".join(low))
-    if reading.skipped_marks:
-        reasons.append(f"{reading.skipped_marks} mark(s) not read as digits")
-    reasons.extend(number.notes)
+    reasons = digit_reasons(digits, reading, threshold) + number.notes
     faint = _faint_beside(cleaned, number)
     if faint:
         reasons.append(f"{faint} faint mark(s) the size of a digit not read")

@@ -168,6 +168,19 @@ def reread_faint(regions: Sequence[FieldRegion | None], readings: list[Reading |
     return regions, readings
 
 
+def digit_reasons(digits: Sequence[Digit], reading: Reading, threshold: float) -> list[str]:
+    """Why a field's digits need a person: those below ``threshold``, and the digit-sized
+    marks the decoder could not read as digits (letters, scribbles)."""
+    reasons = []
+    low = [f"digit {i + 1} ({d.value}) at {d.confidence:.2f}" for i, d in enumerate(digits)
+           if d.confidence < threshold]
+    if low:
+        reasons.append(f"below threshold {threshold:.2f}: " + ", ".join(low))
+    if reading.skipped_marks:
+        reasons.append(f"{reading.skipped_marks} mark(s) not read as digits")
+    return reasons
+
+
 def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: CleanPage,
                        size: tuple[int, int], threshold: float, faint_check: bool = True) -> Field:
     """A result Field from a decoded region: bboxes mapped back to source pixels (``size`` =
@@ -177,13 +190,7 @@ def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: C
                     None if d.probs is None else tuple(d.probs.tolist()))
               for d in reading.digits]
     conf = min((d.confidence for d in digits), default=0.0)
-    reasons = []
-    low = [f"digit {i + 1} ({d.value}) at {d.confidence:.2f}" for i, d in enumerate(digits)
-           if d.confidence < threshold]
-    if low:
-        reasons.append(f"below threshold {threshold:.2f}: " + ", ".join(low))
-    if reading.skipped_marks:
-        reasons.append(f"{reading.skipped_marks} mark(s) not read as digits")
+    reasons = digit_reasons(digits, reading, threshold)
     if reading.fitted_from is not None:
         reasons.append(f"read as {reading.fitted_from or '(nothing)'} ({len(reading.fitted_from)} digits); "
                        f"the likeliest reading with a length the rules accept")
