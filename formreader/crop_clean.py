@@ -39,6 +39,7 @@ class CleanField:
     others: np.ndarray  # bool ink that was removed (rulings, margins, print at the edges)
     scale: float  # working pixels per source pixel
     inverted: bool  # the source was light ink on dark paper
+    origin: tuple[int, int] = (0, 0)  # where the cleaned part begins in the source (x, y)
 
 
 def work_size(shape: tuple[int, ...], height: int = WORK_HEIGHT, max_width: int = MAX_WORK_WIDTH) -> float:
@@ -268,13 +269,13 @@ def drop_edge_marks(mask: np.ndarray, reach: float = 0.5) -> tuple[np.ndarray, n
     return mask & ~dropped, mask & dropped
 
 
-def clean_field(gray: np.ndarray) -> CleanField:
-    """A field image (uint8 grey, either polarity) brought to the working size and cleaned."""
+def clean_field(gray: np.ndarray, height: int = WORK_HEIGHT) -> CleanField:
+    """A field image (uint8 grey, either polarity) brought to ``height`` rows and cleaned."""
     gray = np.ascontiguousarray(gray, np.uint8)
     if gray.size == 0:
         blank = np.zeros(gray.shape, bool)
         return CleanField(gray, blank, blank, 1.0, False)
-    scale = work_size(gray.shape)
+    scale = work_size(gray.shape, height)
     h, w = gray.shape
     size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC

@@ -11,23 +11,29 @@ between digits, a trailing dash (:func:`written_text`), so ``value`` holds the d
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from .clean import components
-from .crop_clean import CleanField, clean_field
+from .crop_clean import WORK_HEIGHT, CleanField, clean_field
 from .faint import faint_marks
 from .model import Recognizer
 from .normalize import field_darkness
 from .page import digit_reasons
 from .results import Digit, Field, ScanOptions
-from .segment import Lattice, Reading, read_lattices, segment_field
+from .segment import Candidate, Lattice, Reading, read_lattices, segment_field
 from .stats import median
 
 Rect = tuple[int, int, int, int]
 
+# The digit height (working pixels) fields are read at, and the most a crop is enlarged to get
+# there: page digits are read at 20-40 px; smaller, a pen stroke fills a 6's or an 8's loop.
+DIGIT_PX = 36.0
+MAX_ENLARGE = 3.0
+ROI_PAD = 1.0  # digit heights of crop kept around the number when it is cleaned again
 # Marks at least this share of the tallest mark are digit-high (the rest: dots, dashes, specks).
 DIGIT_HIGH = 0.5
 # Two marks are on one line of writing when their vertical centres are within this many digit
@@ -37,8 +43,8 @@ GROUP_GAP = 1.5
 # A mark at least this many times as wide as it is high is flat: a dash or a line, not a digit.
 FLAT = 2.5
 # A mark this many times as tall as the digits and at most SLIVER_WIDTH as wide as it is tall.
-SLIVER_HEIGHT = 1.6
-SLIVER_WIDTH = 0.2
+SLIVER_HEIGHT = 1.5
+SLIVER_WIDTH = 0.35
 
 
 @dataclass
@@ -143,7 +149,8 @@ def select_number(mask: np.ndarray) -> NumberMarks:
             continue
         x, y, cw, ch = (int(v) for v in stats[i, :4])
         cy = y + ch / 2.0
-        if x >= x0 and x + cw <= x1 and y0 - 0.3 * dh <= cy <= y1 + 0.3 * dh:
+        small = ch < DIGIT_HIGH * dh and cw <= 1.5 * dh  # not a sliver of ruling, not a line
+        if small and x >= x0 and x + cw <= x1 and y0 - 0.3 * dh <= cy <= y1 + 0.3 * dh:
             keep[i] = True
     notes = []
     if others:
@@ -195,10 +202,11 @@ def written_text(lattice: Lattice, reading: Reading) -> str:
     return text
 
 
-def _to_source(rect: Rect, scale: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
+def _to_source(rect: Rect, cleaned: CleanField, size: tuple[int, int]) -> tuple[int, int, int, int]:
     x, y, w, h = rect
-    x0, y0 = int(np.floor(x / scale)), int(np.floor(y / scale))
-    x1, y1 = int(np.ceil((x + w) / scale)), int(np.ceil((y + h) / scale))
+    scale, (ox, oy) = cleaned.scale, cleaned.origin
+    x0, y0 = ox + int(np.floor(x / scale)), oy + int(np.floor(y / scale))
+    x1, y1 = ox + int(np.ceil((x + w) / scale)), oy + int(np.ceil((y + h) / scale))
     x0, y0 = max(0, min(x0, size[0])), max(0, min(y0, size[1]))
     return (x0, y0, max(0, min(x1, size[0]) - x0), max(0, min(y1, size[1]) - y0))
 
@@ -221,7 +229,38 @@ def field_lattice(cleaned: CleanField, number: NumberMarks) -> Lattice | None:
     if not number.mask.any():
         return None
     darkness = field_darkness(cleaned.gray, number.mask, cleaned.mask & ~number.mask | cleaned.others)
-    return segment_field(number.mask, number.digit_height, (), darkness)
+    lattice = segment_field(number.mask, number.digit_height, (), darkness)
+    lattice.candidates = [c for c in lattice.candidates if not joins_two_digits(lattice, c)]
+    return lattice
+
+
+# Two marks at least this share of the digit height, side by side with at most this share of
+# the narrower one's width in common, are two digits, never one.
+TWO_DIGITS_HEIGHT = 0.6
+TWO_DIGITS_OVERLAP = 0.25
+
+
+def joins_two_digits(lattice: Lattice, cand: Candidate) -> bool:
+    """Whether a candidate puts two separate digit-high marks side by side into one digit.
+
+    The segmenter merges pieces of ink into one digit so that a digit broken by a light pen
+    reads whole; but a 1 and a 0 written close together then also read as one sure 6 (``10``
+    read ``6``, ``40`` read ``6``), and nothing flags it. The pieces of one digit overlap in
+    columns (the two strokes of a 4) or are short (a 5's bar, a 7's); two digits do not."""
+    if cand.end - cand.start < 2:
+        return False
+    spans: dict[int, list[int]] = {}
+    for atom in lattice.atoms[cand.start : cand.end]:
+        x, y, w, h = atom.rect
+        box = spans.setdefault(atom.component, [x, y, x + w, y + h])
+        box[:] = [min(box[0], x), min(box[1], y), max(box[2], x + w), max(box[3], y + h)]
+    tall = sorted((b for b in spans.values() if b[3] - b[1] >= TWO_DIGITS_HEIGHT * lattice.digit_height),
+                  key=lambda b: b[0])
+    for a, b in zip(tall, tall[1:]):
+        overlap = min(a[2], b[2]) - max(a[0], b[0])
+        if overlap <= TWO_DIGITS_OVERLAP * min(a[2] - a[0], b[2] - b[0]):
+            return True
+    return False
 
 
 def field_result(name: str, reading: Reading | None, lattice: Lattice | None, number: NumberMarks,
@@ -239,7 +278,7 @@ def field_result(name: str, reading: Reading | None, lattice: Lattice | None, nu
             why += f" (only {text!r})"
         return Field(name=name, value="", confidence=0.0, status="review", bbox=full, digits=[],
                      reason=why, text=text)
-    digits = [Digit(str(d.value), d.confidence, _to_source(d.rect, cleaned.scale, size),
+    digits = [Digit(str(d.value), d.confidence, _to_source(d.rect, cleaned, size),
                     None if d.probs is None else tuple(d.probs.tolist()))
               for d in reading.digits]
     conf = min(d.confidence for d in digits)
@@ -257,6 +296,36 @@ def field_result(name: str, reading: Reading | None, lattice: Lattice | None, nu
                  reason="; ".join(reasons) if reasons else None, text=written_text(lattice, reading))
 
 
+def _cleaned(gray: np.ndarray, digit_height: float = DIGIT_PX) -> tuple[CleanField, NumberMarks]:
+    """The crop cleaned at the size where its digits are ``digit_height`` pixels high.
+
+    Crops come in any size, and so do the digits in them: a register crop's row number is ~10%
+    of its height, a cheque amount's digits fill it. Cleaned once at the working height, the
+    digits are measured, and a crop whose digits came out smaller than the size the segmenter
+    and the 28x28 normalisation work best at is cleaned again enlarged (at most MAX_ENLARGE
+    times): a 12 px 6 filled its own loop and read as "not a digit".
+    """
+    cleaned = clean_field(gray)
+    number = select_number(cleaned.mask)
+    dh = number.digit_height
+    if not 0 < dh < 0.8 * digit_height:
+        return cleaned, number
+    # Only the number and a digit height around it is enlarged: the rest was looked at once.
+    ys, xs = np.nonzero(number.mask)
+    s = cleaned.scale
+    pad = ROI_PAD * dh
+    x0, x1 = int((xs.min() - pad) / s), int(np.ceil((xs.max() + 1 + pad) / s))
+    y0, y1 = int((ys.min() - pad) / s), int(np.ceil((ys.max() + 1 + pad) / s))
+    x0, y0 = max(0, x0), max(0, y0)
+    roi = gray[y0:y1, x0:x1]
+    enlarge = min(MAX_ENLARGE, digit_height / dh)
+    height = max(1, int(round(roi.shape[0] * s * enlarge)))
+    again = dataclasses.replace(clean_field(roi, height), origin=(x0, y0))
+    found = select_number(again.mask)
+    found.notes = number.notes + [n for n in found.notes if n not in number.notes]
+    return again, found
+
+
 def read_field_image(gray: np.ndarray, recognizer: Recognizer, options: ScanOptions = ScanOptions(),
                      name: str = "field_01") -> Field:
     """Read a whole image as one field: one cropped number (see the module docstring)."""
@@ -266,8 +335,7 @@ def read_field_image(gray: np.ndarray, recognizer: Recognizer, options: ScanOpti
 def read_field_images(grays: list[np.ndarray], recognizer: Recognizer, options: ScanOptions = ScanOptions(),
                       name: str = "field_01") -> list[Field]:
     """:func:`read_field_image` of many crops, their candidates classified together."""
-    cleaned = [clean_field(g) for g in grays]
-    numbers = [select_number(c.mask) for c in cleaned]
+    cleaned, numbers = zip(*[_cleaned(g) for g in grays]) if grays else ((), ())
     lattices = [field_lattice(c, n) for c, n in zip(cleaned, numbers)]
     readings = read_lattices(lattices, recognizer)
     return [field_result(name, r, lat, n, c, (g.shape[1], g.shape[0]), options.threshold)
