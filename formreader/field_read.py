@@ -162,7 +162,7 @@ def select_number(mask: np.ndarray) -> NumberMarks:
 
 # A skipped mark is a separator when it is at most this share of the digit height high
 # (dot, comma) or this flat (a dash: at least DASH_ASPECT times as wide as high).
-SEPARATOR_HEIGHT = 0.4
+SEPARATOR_HEIGHT = 0.5
 DASH_ASPECT = 1.8
 
 
@@ -176,7 +176,8 @@ def _separator(rect: Rect, band: tuple[float, float], dh: float) -> str | None:
     if h <= SEPARATOR_HEIGHT * dh and w <= SEPARATOR_HEIGHT * dh:
         if y + h / 2.0 < top + 0.55 * (bottom - top):
             return None  # a dot up in the air: an accent or a speck, not a separator
-        return "," if y + h > bottom + 0.12 * dh and h >= 1.3 * w else "."
+        # A comma hangs below the line, or is at least twice as high as wide; a dot is round.
+        return "," if (y + h > bottom + 0.08 * dh and h >= 1.3 * w) or h >= 2 * w else "."
     return None
 
 

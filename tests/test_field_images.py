@@ -222,3 +222,45 @@ def test_pipeline_in_field_mode_takes_one_field_without_a_locator(tmp_path: Path
     bad.write_text("inputs: [a.png]\nlayout: {mode: field}\nfields: [{name: row, index: 0}]\n")
     with pytest.raises(ConfigError, match=r"fields\[0\]\.index: not used in layout.mode 'field'"):
         load_pipeline(bad)
+
+
+# --- separators, on MNIST test digits written as an amount -------------------------------------
+
+
+def _amount_strip(mnist, text: str, seed: int = 0) -> np.ndarray:
+    """A field image of ``text`` (digits, '.', ',', '-') drawn with MNIST test digits at 3x,
+    on grey paper with an underline and the scanner bed down the left side."""
+    rng = np.random.default_rng(seed)
+    pieces = []
+    for ch in text:
+        if ch.isdigit():
+            pool = np.flatnonzero(mnist.y_test == int(ch))
+            img = mnist.x_test[rng.choice(pool)][:, 4:24]  # MNIST digits sit in the middle 20 columns
+            pieces.append(img)
+        else:
+            mark = np.zeros((28, 10), np.uint8)
+            if ch == ".":
+                cv2.circle(mark, (5, 23), 2, 255, -1)
+            elif ch == ",":
+                cv2.line(mark, (6, 21), (4, 27), 255, 2)
+            elif ch == "-":
+                mark = np.zeros((28, 16), np.uint8)
+                cv2.line(mark, (2, 14), (13, 14), 255, 2)
+            pieces.append(mark)
+    ink = np.hstack([np.zeros((28, 8), np.uint8)] + pieces + [np.zeros((28, 8), np.uint8)])
+    ink = np.pad(ink, ((10, 10), (0, 0)))
+    ink = cv2.resize(ink, None, fx=3, fy=3, interpolation=cv2.INTER_LINEAR)
+    page = 215 - (ink.astype(np.float32) * 0.75).astype(np.uint8)
+    h, w = page.shape
+    cv2.line(page, (0, h - 30), (w - 1, h - 30), 60, 3)  # the line the amount is written on
+    page = np.hstack([np.full((h, 40), 15, np.uint8), page])  # the scanner bed
+    noise = rng.normal(0, 4, page.shape)
+    return np.clip(page + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("written", ["1.480.000", "25,50", "1500-", "730"])
+def test_separators_are_kept_in_text_and_never_read_as_digits(mnist, recognizer, written) -> None:
+    (f,) = read_field_images([_amount_strip(mnist, written)], recognizer)
+    digits = "".join(c for c in written if c.isdigit())
+    assert f.value == digits, (f.value, f.text, f.reason)
+    assert f.text == written
