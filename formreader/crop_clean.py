@@ -65,6 +65,17 @@ def paper_light(gray: np.ndarray, dark_share: float = 0.6) -> tuple[np.ndarray, 
     return gray, False
 
 
+def _rank(gray: np.ndarray, q: float, above: int = -1) -> float:
+    """The grey level at quantile ``q`` (by rank) of a uint8 image's pixels brighter than
+    ``above``, from its histogram (no sort); 255 when there are none."""
+    hist = cv2.calcHist([np.ascontiguousarray(gray)], [0], None, [256], [0, 256]).ravel()
+    hist[: above + 1] = 0
+    total = float(hist.sum())
+    if total == 0:
+        return 255.0
+    return float(np.searchsorted(np.cumsum(hist), q * total))
+
+
 def _odd(n: float) -> int:
     n = max(3, int(round(n)))
     return n if n % 2 else n + 1
@@ -92,7 +103,7 @@ def flatten(gray: np.ndarray, window: float = 0.12, off_paper: float = 0.6) -> n
     # Off the paper: where the "paper" is far darker than the crop's own paper (the scanner
     # bed, a black border), dividing would blow its noise up into ink. Such areas, and a
     # window's width around them (their edge), are blank.
-    level = float(np.percentile(paper.astype(np.float32), 90))  # uint8 would wrap between ranks
+    level = _rank(paper, 0.9)
     off = paper < off_paper * level
     if off.any():
         off = cv2.dilate(as_uint8(off), kernel) > 0
@@ -112,16 +123,28 @@ def ink_mask(flat: np.ndarray, min_contrast: float = 0.1, noise_sigmas: float = 
     which never gets strong, goes. Each mark is then cut at ``own_level`` of its own
     darkness (:func:`_own_level`).
     """
-    from skimage.filters import apply_hysteresis_threshold
-
     if flat.size == 0:
         return np.zeros(flat.shape, bool)
     dark = 255.0 - flat.astype(np.float32)
-    paper = dark[dark < 255.0 * 0.5]
-    mad = float(np.median(paper)) if paper.size else 0.0
+    # The paper's spread: the median darkness of the pixels nearer paper than black.
+    mad = 255.0 - _rank(flat, 0.5, above=127)
     low = max(255.0 * min_contrast, noise_sigmas * 1.4826 * mad)
-    mask = apply_hysteresis_threshold(dark, low, strong * low)
+    mask = hysteresis(dark, low, strong * low)
     return _own_level(mask, dark, own_level)
+
+
+def hysteresis(image: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Pixels above ``low`` in 4-connected regions that reach above ``high``: what
+    ``skimage.filters.apply_hysteresis_threshold`` gives, with OpenCV's labelling (~4x sooner
+    on a crop)."""
+    weak = image > low
+    if not weak.any():
+        return weak
+    n, labels = cv2.connectedComponents(as_uint8(weak), connectivity=4, ltype=cv2.CV_32S)
+    keep = np.zeros(n, bool)
+    keep[labels[image > high]] = True
+    keep[0] = False
+    return keep[labels]
 
 
 def _own_level(mask: np.ndarray, dark: np.ndarray, share: float) -> np.ndarray:
@@ -134,7 +157,9 @@ def _own_level(mask: np.ndarray, dark: np.ndarray, share: float) -> np.ndarray:
         x, y, w, h = (int(v) for v in stats[i, :4])
         lab = labels[y : y + h, x : x + w] == i
         d = dark[y : y + h, x : x + w]
-        level = float(np.percentile(d[lab], 90))
+        vals = d[lab]
+        k = (vals.size - 1) * 9 // 10  # the 90th percentile by rank (np.percentile is ~10x slower)
+        level = float(np.partition(vals, k)[k])
         out[y : y + h, x : x + w] &= ~lab | (d >= share * level)
     return out
 
@@ -148,22 +173,23 @@ def stroke_width(mask: np.ndarray) -> float:
     return float(2.0 * np.median(ridge)) if ridge.size else 1.0
 
 
-def _lines(mask: np.ndarray, length: int, horizontal: bool, gap: int = 0) -> np.ndarray:
-    """Pixels on straight runs of ink at least ``length`` long (one pixel's tolerance across,
-    breaks of up to ``gap`` pixels along: a worn ruling comes in pieces)."""
+def _lines(mask: np.ndarray, lengths: tuple[int, ...], horizontal: bool, gap: int = 0) -> list[np.ndarray]:
+    """Pixels on straight runs of ink at least each of ``lengths`` long (one pixel's tolerance
+    across, breaks of up to ``gap`` pixels along: a worn ruling comes in pieces)."""
     m = as_uint8(mask)
-    size = (length, 1) if horizontal else (1, length)
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, size)
     # A ruling on a slightly skewed scan steps by a pixel: close the steps across it first.
     across = cv2.getStructuringElement(cv2.MORPH_RECT, (1, 3) if horizontal else (3, 1))
     m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, across)
     if gap > 0:
         along = cv2.getStructuringElement(cv2.MORPH_RECT, (gap + 1, 1) if horizontal else (1, gap + 1))
         m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, along)
-    opened = cv2.morphologyEx(m, cv2.MORPH_OPEN, kernel)
-    # Rulings widened by a pixel either way: their anti-aliased edges go with them.
-    opened = cv2.dilate(opened, across)
-    return (opened > 0) & mask
+    out = []
+    for length in lengths:
+        size = (length, 1) if horizontal else (1, length)
+        opened = cv2.morphologyEx(m, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, size))
+        # Rulings widened by a pixel either way: their anti-aliased edges go with them.
+        out.append((cv2.dilate(opened, across) > 0) & mask)
+    return out
 
 
 def remove_lines(mask: np.ndarray, h_length: float = 0.5, v_length: float = 0.45,
@@ -183,12 +209,13 @@ def remove_lines(mask: np.ndarray, h_length: float = 0.5, v_length: float = 0.45
         return mask.copy(), np.zeros_like(mask)
     sw = stroke if stroke is not None else stroke_width(mask)
     gh, gv = int(gap * w), int(gap * h)
-    horiz = _lines(mask, max(3, int(h_length * w)), True, gh) if w >= 8 else np.zeros_like(mask)
-    vert = _lines(mask, max(3, int(v_length * h)), False, gv) if h >= 8 else np.zeros_like(mask)
-    # A vertical run shorter than 75% of the height is a ruling only at the crop's sides.
-    band = _edge_band(w, 0.2)
-    tall = _lines(mask, max(3, int(0.75 * h)), False, gv) if h >= 8 else np.zeros_like(mask)
-    vert = (vert & band[None, :]) | tall
+    horiz = _lines(mask, (max(3, int(h_length * w)),), True, gh)[0] if w >= 8 else np.zeros_like(mask)
+    if h >= 8:
+        # A vertical run shorter than 75% of the height is a ruling only at the crop's sides.
+        vert, tall = _lines(mask, (max(3, int(v_length * h)), max(3, int(0.75 * h))), False, gv)
+        vert = (vert & _edge_band(w, 0.2)[None, :]) | tall
+    else:
+        vert = np.zeros_like(mask)
     lines = horiz | vert
     if not lines.any():
         return mask.copy(), lines
