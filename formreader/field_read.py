@@ -119,15 +119,17 @@ def select_number(mask: np.ndarray) -> NumberMarks:
     heights = np.where(widths >= FLAT * heights, 0.0, heights)
     if not heights.any():
         return NumberMarks(np.zeros_like(mask), 0.0, dashes=_dashes(stats))
-    big = heights >= DIGIT_HIGH * float(heights.max())
-    dh = median(heights[big])
     # Pieces of a ruling left by the line finder (a worn column line, the shadow of the page's
-    # edge) are slivers far taller than the writing: they are not the number.
-    sliver = (heights > SLIVER_HEIGHT * dh) & (widths < SLIVER_WIDTH * heights)
+    # edge) are slivers far taller than the writing: they are not the number. The writing's
+    # height is first measured on the marks that are not thin (a 1 is thin too).
+    thin = widths < SLIVER_WIDTH * heights
+    stout = heights[(heights >= 0.3 * heights.max()) & ~thin]  # not print or specks either
+    ref = median(stout) if stout.size else median(heights[heights > 0])
+    sliver = thin & (heights > SLIVER_HEIGHT * ref)
     if sliver.any() and not sliver.all():
         heights = np.where(sliver, 0.0, heights)
-        big = heights >= DIGIT_HIGH * float(heights.max())
-        dh = median(heights[big])
+    big = heights >= DIGIT_HIGH * float(heights.max())
+    dh = median(heights[big])
     lines = _lines_of(stats, big, dh)
 
     def ink(line: list[int]) -> float:
@@ -149,7 +151,7 @@ def select_number(mask: np.ndarray) -> NumberMarks:
             continue
         x, y, cw, ch = (int(v) for v in stats[i, :4])
         cy = y + ch / 2.0
-        small = ch < DIGIT_HIGH * dh and cw <= 1.5 * dh  # not a sliver of ruling, not a line
+        small = not sliver[i - 1] and ch < DIGIT_HIGH * dh and cw <= 1.5 * dh  # no ruling, no line
         if small and x >= x0 and x + cw <= x1 and y0 - 0.3 * dh <= cy <= y1 + 0.3 * dh:
             keep[i] = True
     notes = []
