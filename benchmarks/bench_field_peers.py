@@ -8,7 +8,7 @@ engines and, with ``--ours``, with formreader itself, and prints per book and in
   not all digits (``NB``, ``24a``, ``-``, ...) count as wrong for every engine;
 * digit-label accuracy: the same over the crops whose label is all digits;
 * crops/s: wall time of that engine over that book's crops (one thread);
-* for ``--ours`` also the ok-precision: of the crops whose fields are all ``ok`` (at least one),
+* for ``--ours`` (``ScanOptions(field_mode="field")``) also the ok-precision: of the crops whose fields are all ``ok`` (at least one),
   the share whose value equals the label.
 
 Peers (not package dependencies; ``pip install -e '.[bench]'`` for RapidOCR):
@@ -42,7 +42,9 @@ import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import typing  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
+from typing import Any  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,16 +132,17 @@ def rapidocr_reader() -> Reader | str:
     return read
 
 
-def ours_reader() -> Reader | str:
+def ours_reader(warm_up: Path) -> Reader | str:
     """formreader with ``ScanOptions(layout="field")``, or why it cannot run. Returns, per crop,
     the concatenated field values, with ``"\\0"`` appended when every field is ``ok`` (stripped by
     :func:`split_ok`) so the scorer can report the ok-precision."""
     from formreader import api
     from formreader.results import ScanOptions
 
-    if "layout" not in {f.name for f in dataclasses.fields(ScanOptions)}:
-        return "not available (ScanOptions has no layout field yet)"
-    options = ScanOptions(layout="field")  # type: ignore[call-arg]
+    options = field_options(ScanOptions)
+    if options is None:
+        return "not available (ScanOptions has neither layout nor field_mode 'field')"
+    api.read([warm_up], options)  # load the model outside the timing
 
     def read(paths: Sequence[Path]) -> list[str]:
         by_source = {os.path.realpath(page.source): page for page in api.read(list(paths), options)}
@@ -155,18 +158,30 @@ def ours_reader() -> Reader | str:
     return read
 
 
+def field_options(options_type: type) -> Any:
+    """``ScanOptions`` that read each image as one field: ``layout="field"`` where that option
+    exists, else ``field_mode="field"`` (the name it landed under); None if neither."""
+    names = {f.name for f in dataclasses.fields(options_type)}
+    if "layout" in names:
+        return options_type(layout="field")
+    if "field_mode" in names and "field" in typing.get_args(
+            typing.get_type_hints(options_type)["field_mode"]):
+        return options_type(field_mode="field")
+    return None
+
+
 def split_ok(text: str) -> tuple[str, bool]:
     return (text[:-1], True) if text.endswith("\0") else (text, False)
 
 
-def engines(ours: bool) -> dict[str, Reader | str]:
+def engines(ours: bool, warm_up: Path) -> dict[str, Reader | str]:
     found: dict[str, Reader | str] = {
         "tesseract psm7": tesseract_reader(7),
         "tesseract psm8": tesseract_reader(8),
         "rapidocr": rapidocr_reader(),
     }
     if ours:
-        found["ours"] = ours_reader()
+        found["ours"] = ours_reader(warm_up)
     return found
 
 
@@ -258,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     books = by_book(parish.crops(args.split), args.limit)
-    found = engines(args.ours)
+    found = engines(args.ours, next(iter(books.values()))[0][0])
     readers = {n: r for n, r in found.items() if not isinstance(r, str)}
     skipped = {n: r for n, r in found.items() if isinstance(r, str)}
     for name, why in skipped.items():

@@ -40,6 +40,23 @@ class CleanField:
     scale: float  # working pixels per source pixel
     inverted: bool  # the source was light ink on dark paper
     origin: tuple[int, int] = (0, 0)  # where the cleaned part begins in the source (x, y)
+    # Slant taken out (:func:`deslant`): working x = x_before + pad - shear * (y - centre).
+    shear: float = 0.0
+    shear_pad: int = 0
+    shear_centre: float = 0.0
+
+    def to_source(self, rect: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+        """A working-pixel rectangle as the source-pixel rectangle that holds it, within ``size``."""
+        x, y, w, h = rect
+        xs = []
+        for cy in (y, y + h):
+            back = self.shear * (cy - self.shear_centre) - self.shear_pad
+            xs += [x + back, x + w + back]
+        s, (ox, oy) = self.scale, self.origin
+        x0, x1 = ox + int(np.floor(min(xs) / s)), ox + int(np.ceil(max(xs) / s))
+        y0, y1 = oy + int(np.floor(y / s)), oy + int(np.ceil((y + h) / s))
+        x0, y0 = max(0, min(x0, size[0])), max(0, min(y0, size[1]))
+        return (x0, y0, max(0, min(x1, size[0]) - x0), max(0, min(y1, size[1]) - y0))
 
 
 def work_size(shape: tuple[int, ...], height: int = WORK_HEIGHT, max_width: int = MAX_WORK_WIDTH) -> float:
@@ -329,3 +346,40 @@ def _drop_specks(mask: np.ndarray, stroke: float, area: float = 1.0) -> np.ndarr
     keep = stats[:, cv2.CC_STAT_AREA] >= max(2.0, area * stroke * stroke)
     keep[0] = False
     return keep.take(labels.astype(np.intp))
+
+
+# The most slant taken out of handwriting, as a shear (x per y): ~35 degrees.
+MAX_SHEAR = 0.7
+
+
+def estimate_slant(mask: np.ndarray, min_height: float = 0.0) -> float:
+    """The slant of the writing in a mask, as a shear (x change per row, negative when the tops
+    lean right): the area-weighted median of its marks' second-moment slants (mu11 / mu02),
+    over the marks at least ``min_height`` high, clipped to MAX_SHEAR."""
+    n, labels, stats = components(mask)
+    slants, weights = [], []
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i, :5])
+        if h < max(3, min_height):
+            continue
+        m = cv2.moments(as_uint8(labels[y : y + h, x : x + w] == i), binaryImage=True)
+        if m["mu02"] > 0:
+            slants.append(m["mu11"] / m["mu02"])
+            weights.append(area)
+    if not slants:
+        return 0.0
+    order = np.argsort(slants)
+    cum = np.cumsum(np.asarray(weights, float)[order])
+    k = float(np.asarray(slants)[order][np.searchsorted(cum, cum[-1] / 2.0)])
+    return float(np.clip(k, -MAX_SHEAR, MAX_SHEAR))
+
+
+def shear_rows(image: np.ndarray, k: float, centre: float, pad: int, fill: int) -> np.ndarray:
+    """``image`` with each row moved by ``pad - k * (y - centre)`` columns (wider by 2 * pad):
+    slanted writing stood upright. Nearest-neighbour for masks (bool), linear for grey."""
+    h, w = image.shape
+    m = np.float32([[1, -k, pad + k * centre], [0, 1, 0]])
+    src = as_uint8(image) if image.dtype == bool else image
+    interp = cv2.INTER_NEAREST if image.dtype == bool else cv2.INTER_LINEAR
+    out = cv2.warpAffine(src, m, (w + 2 * pad, h), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+    return out.astype(bool) if image.dtype == bool else out

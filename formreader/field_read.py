@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .clean import components
-from .crop_clean import WORK_HEIGHT, CleanField, clean_field
+from .crop_clean import WORK_HEIGHT, CleanField, clean_field, estimate_slant, shear_rows
 from .faint import faint_marks
 from .model import Recognizer
 from .normalize import field_darkness
@@ -33,6 +33,8 @@ Rect = tuple[int, int, int, int]
 # there: page digits are read at 20-40 px; smaller, a pen stroke fills a 6's or an 8's loop.
 DIGIT_PX = 36.0
 MAX_ENLARGE = 3.0
+deslant = True
+MIN_SHEAR = 0.05  # a slant below this (~3 degrees) is left alone
 ROI_PAD = 1.0  # digit heights of crop kept around the number when it is cleaned again
 # Marks at least this share of the tallest mark are digit-high (the rest: dots, dashes, specks).
 DIGIT_HIGH = 0.5
@@ -205,15 +207,6 @@ def written_text(lattice: Lattice, reading: Reading) -> str:
     return text
 
 
-def _to_source(rect: Rect, cleaned: CleanField, size: tuple[int, int]) -> tuple[int, int, int, int]:
-    x, y, w, h = rect
-    scale, (ox, oy) = cleaned.scale, cleaned.origin
-    x0, y0 = ox + int(np.floor(x / scale)), oy + int(np.floor(y / scale))
-    x1, y1 = ox + int(np.ceil((x + w) / scale)), oy + int(np.ceil((y + h) / scale))
-    x0, y0 = max(0, min(x0, size[0])), max(0, min(y0, size[1]))
-    return (x0, y0, max(0, min(x1, size[0]) - x0), max(0, min(y1, size[1]) - y0))
-
-
 def _faint_beside(cleaned: CleanField, number: NumberMarks) -> int:
     """Digit-sized faint shapes on the number's line, beside what was read
     (:func:`formreader.faint.faint_marks`): a digit too light for the threshold leaves the
@@ -233,8 +226,35 @@ def field_lattice(cleaned: CleanField, number: NumberMarks) -> Lattice | None:
         return None
     darkness = field_darkness(cleaned.gray, number.mask, cleaned.mask & ~number.mask | cleaned.others)
     lattice = segment_field(number.mask, number.digit_height, (), darkness)
-    lattice.candidates = [c for c in lattice.candidates if not joins_two_digits(lattice, c)]
+    lattice.candidates = [c for c in lattice.candidates
+                          if not joins_two_digits(lattice, c) and not ends_in_a_dot(lattice, c)]
     return lattice
+
+
+# A dot or comma: a whole mark at most this share of the digit height wide (and at most
+# SEPARATOR_HEIGHT high).
+DOT_SIZE = 0.35
+
+
+def ends_in_a_dot(lattice: Lattice, cand: Candidate) -> bool:
+    """Whether a candidate takes in a dot or comma on the line beside its digit (``1.480``
+    read with the dot in the 4): a separator is never part of a digit. Only a small mark in
+    the lower half, clear of the columns of the rest, counts; a loose bar above stays the
+    digit's."""
+    if cand.end - cand.start < 2:
+        return False
+    atoms = lattice.atoms[cand.start : cand.end]
+    dh = lattice.digit_height
+    bottom = max(a.rect[1] + a.rect[3] for a in atoms)
+    for end, rest in ((atoms[0], atoms[1:]), (atoms[-1], atoms[:-1])):
+        x, y, w, h = end.rect
+        if not end.whole or w > DOT_SIZE * dh or h > SEPARATOR_HEIGHT * dh or y + h / 2.0 < bottom - 0.5 * dh:
+            continue
+        rx0 = min(a.rect[0] for a in rest)
+        rx1 = max(a.rect[0] + a.rect[2] for a in rest)
+        if x + w <= rx0 or x >= rx1:
+            return True
+    return False
 
 
 # Two marks at least this share of the digit height, side by side with at most this share of
@@ -281,7 +301,7 @@ def field_result(name: str, reading: Reading | None, lattice: Lattice | None, nu
             why += f" (only {text!r})"
         return Field(name=name, value="", confidence=0.0, status="review", bbox=full, digits=[],
                      reason=why, text=text)
-    digits = [Digit(str(d.value), d.confidence, _to_source(d.rect, cleaned, size),
+    digits = [Digit(str(d.value), d.confidence, cleaned.to_source(d.rect, size),
                     None if d.probs is None else tuple(d.probs.tolist()))
               for d in reading.digits]
     conf = min(d.confidence for d in digits)
@@ -312,7 +332,7 @@ def _cleaned(gray: np.ndarray, digit_height: float = DIGIT_PX) -> tuple[CleanFie
     number = select_number(cleaned.mask)
     dh = number.digit_height
     if not 0 < dh < 0.8 * digit_height:
-        return cleaned, number
+        return _upright(cleaned, number)
     # Only the number and a digit height around it is enlarged: the rest was looked at once.
     ys, xs = np.nonzero(number.mask)
     s = cleaned.scale
@@ -326,7 +346,28 @@ def _cleaned(gray: np.ndarray, digit_height: float = DIGIT_PX) -> tuple[CleanFie
     again = dataclasses.replace(clean_field(roi, height), origin=(x0, y0))
     found = select_number(again.mask)
     found.notes = number.notes + [n for n in found.notes if n not in number.notes]
-    return again, found
+    return _upright(again, found)
+
+
+def _upright(cleaned: CleanField, number: NumberMarks) -> tuple[CleanField, NumberMarks]:
+    """The crop and its number with the writing's slant taken out (:func:`deslant` of
+    :mod:`formreader.crop_clean`): MNIST's digits stand upright, and a digit leaning 20
+    degrees reads as another (a slanted 4 as a 1, a 7 as a 1)."""
+    if not deslant or not number.mask.any():
+        return cleaned, number
+    k = estimate_slant(number.mask, DIGIT_HIGH * number.digit_height)
+    if abs(k) < MIN_SHEAR:
+        return cleaned, number
+    h = number.mask.shape[0]
+    ys = np.nonzero(number.mask.any(axis=1))[0]
+    centre = float(ys.min() + ys.max()) / 2.0
+    pad = int(np.ceil(abs(k) * h))
+    def sh(a: np.ndarray, fill: int) -> np.ndarray:
+        return shear_rows(a, k, centre, pad, fill)
+    cleaned = dataclasses.replace(cleaned, gray=sh(cleaned.gray, 255), mask=sh(cleaned.mask, 0),
+                                  others=sh(cleaned.others, 0), shear=k, shear_pad=pad, shear_centre=centre)
+    number = dataclasses.replace(number, mask=sh(number.mask, 0))
+    return cleaned, number
 
 
 def read_field_image(gray: np.ndarray, recognizer: Recognizer, options: ScanOptions = ScanOptions(),
