@@ -115,11 +115,13 @@ def main() -> None:
     t_floor = floor(paths)
     fields, t_ours = ours(paths)
     t_cli = cli(paths, args.workers)
+    t_start = cli(paths[: args.workers], args.workers)  # start-up: as many crops as workers
     t_floor2 = floor(paths)  # the floor again after: the host's speed drifts
     floor_s = min(t_floor, t_floor2)
     table = score(rows, fields)
     speed = dict(crops_per_s=len(paths) / t_ours, floor_crops_per_s=len(paths) / floor_s,
                  ours_over_floor=t_ours / floor_s, cli_workers=args.workers, cli_crops_per_s=len(paths) / t_cli,
+                 cli_startup_s=t_start, cli_steady_crops_per_s=(len(paths) - args.workers) / max(t_cli - t_start, 1e-9),
                  load_before=load, load_after=os.getloadavg()[0])
     if args.json:
         print(json.dumps(dict(split=args.split, books=table, speed=speed), indent=1))
@@ -133,7 +135,8 @@ def main() -> None:
               f"{s['ok_precision']:.1%} | {s['nondigit']} ({s['nondigit_ok']}) |")
     print(f"ours {speed['crops_per_s']:.0f} crops/s in one process; floor {speed['floor_crops_per_s']:.0f} crops/s; "
           f"ours/floor {speed['ours_over_floor']:.1f}x; `formreader scan --mode field --workers {args.workers}` "
-          f"{speed['cli_crops_per_s']:.0f} crops/s (start-up included); "
+          f"{speed['cli_crops_per_s']:.0f} crops/s (start-up included; {speed['cli_steady_crops_per_s']:.0f} "
+          f"without its {speed['cli_startup_s']:.2f} s start-up); "
           f"load {speed['load_before']:.2f} -> {speed['load_after']:.2f}")
 
 
