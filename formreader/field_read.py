@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .clean import components
-from .crop_clean import WORK_HEIGHT, CleanField, clean_field, estimate_slant, shear_rows
+from .clean import as_uint8, components
+from .crop_clean import WORK_HEIGHT, CleanField, clean_field, estimate_slant, shear_rows, stroke_width
 from .faint import faint_marks
 from .model import Recognizer
 from .normalize import field_darkness
@@ -44,9 +44,9 @@ SAME_LINE = 0.6
 GROUP_GAP = 1.5
 # A mark at least this many times as wide as it is high is flat: a dash or a line, not a digit.
 FLAT = 2.5
-# A mark this many times as tall as the digits and at most SLIVER_WIDTH as wide as it is tall.
+# A ruling's sliver: this many times as tall as the writing, at most SLIVER_WIDTH pen widths wide.
 SLIVER_HEIGHT = 1.5
-SLIVER_WIDTH = 0.35
+SLIVER_WIDTH = 2.5
 
 
 @dataclass
@@ -124,7 +124,9 @@ def select_number(mask: np.ndarray) -> NumberMarks:
     # Pieces of a ruling left by the line finder (a worn column line, the shadow of the page's
     # edge) are slivers far taller than the writing: they are not the number. The writing's
     # height is first measured on the marks that are not thin (a 1 is thin too).
-    thin = widths < SLIVER_WIDTH * heights
+    # Thin: a straight upright line, at most SLIVER_WIDTH pen widths across (a 1 or a 4 leans,
+    # and its box is wider than that).
+    thin = widths <= SLIVER_WIDTH * stroke_width(mask)
     stout = heights[(heights >= 0.3 * heights.max()) & ~thin]  # not print or specks either
     ref = median(stout) if stout.size else median(heights[heights > 0])
     sliver = thin & (heights > SLIVER_HEIGHT * ref)
@@ -205,6 +207,25 @@ def written_text(lattice: Lattice, reading: Reading) -> str:
     items.sort()
     text = "".join(s for _, s in items)
     return text
+
+
+def small_loops(lattice: Lattice, reading: Reading, min_hole: int = 2) -> int:
+    """Marks the decoder skipped as too small for a digit that enclose a hole: a separator is
+    a solid dot or tick, while a small ring beside the digits is often a 0 written small
+    (``4º`` for 40) and must not pass as ``4.``."""
+    used = {i for a, b in reading.spans for i in range(a, b)}
+    count = 0
+    for i, atom in enumerate(lattice.atoms):
+        if i in used or not atom.whole or atom.mask.size == 0:
+            continue
+        padded = np.pad(as_uint8(atom.mask), 1)
+        contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+        if hierarchy is None:
+            continue
+        holes = [c for c, hrow in zip(contours, hierarchy[0]) if hrow[3] != -1]
+        if any(cv2.contourArea(c) >= min_hole for c in holes):
+            count += 1
+    return count
 
 
 def _faint_beside(cleaned: CleanField, number: NumberMarks) -> int:
@@ -306,6 +327,9 @@ def field_result(name: str, reading: Reading | None, lattice: Lattice | None, nu
               for d in reading.digits]
     conf = min(d.confidence for d in digits)
     reasons = digit_reasons(digits, reading, threshold) + number.notes
+    loops = small_loops(lattice, reading)
+    if loops:
+        reasons.append(f"{loops} small loop(s) beside the digits not read (a 0 written small?)")
     faint = _faint_beside(cleaned, number)
     if faint:
         reasons.append(f"{faint} faint mark(s) the size of a digit not read")

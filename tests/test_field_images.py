@@ -28,10 +28,10 @@ from formreader.results import ScanOptions
 
 # Every 12th crop of the development books: 401 crops of 9 books, read in a few seconds.
 SAMPLE_STEP = 12
-# Measured on that sample: 336 of 401 right (83.8%), 307 ok of which 291 right (94.8%). The
+# Measured on that sample: 343 of 401 right (85.5%), 309 ok of which 297 right (96.1%). The
 # floors sit ~2% below, so a change that loses more, or lets more wrong fields through, fails.
-MIN_ACCURACY = 0.81
-MIN_OK_PRECISION = 0.93
+MIN_ACCURACY = 0.83
+MIN_OK_PRECISION = 0.94
 # Crops whose label is not a number (NB, 4a, -): the share that may still come out ok. Measured:
 # 12 of 98 (7 before the slant was taken out, which the development books chose). The aim is 0.
 MAX_NON_NUMBERS_OK = 0.13
