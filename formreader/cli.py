@@ -86,6 +86,7 @@ def scan(
     faint_check: bool = typer.Option(True, "--faint-check/--no-faint-check",
                                      help="Review fields showing faint writing that was not read (turn off for "
                                           "forms with light drop-out guides in their boxes)."),
+    force: bool = typer.Option(False, "--force", help="Replace overlay PNGs already in the --overlay folder."),
 ) -> None:
     """Read the handwritten numbers on scanned pages into JSON or CSV, with a confidence per digit.
 
@@ -94,6 +95,7 @@ def scan(
     """
     from .api import check_model, scan_files
     from .batch import Progress, sigterm_as_interrupt
+    from .clobber import check_outputs, check_overlay_dir
     from .inputs import find_inputs
     from .writers import format_for, make_writer, open_output
 
@@ -104,6 +106,11 @@ def scan(
         fail("no input files matched " + " ".join(paths))
     if output is not None and output.is_dir():
         fail(f"{output}: is a directory; -o needs a file name")
+    check_outputs([("-o", output)], files)
+    if overlay is not None:
+        from .report import overlay_stems
+
+        check_overlay_dir(overlay, overlay_stems(files), force)
     if overlay is not None:
         try:
             overlay.mkdir(parents=True, exist_ok=True)
@@ -283,12 +290,19 @@ def run(
                                         help="Override a key, e.g. threshold=0.8 or fields.0.regex=[0-9]{5}."),
     check: bool = typer.Option(False, "--check", help="Validate the pipeline and its inputs, then stop."),
     model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP + " Overrides the pipeline's model."),
+    force: bool = typer.Option(False, "--force", help="Replace overlay PNGs already in outputs.overlays."),
 ) -> None:
     """Run a pipeline: read its inputs, name and validate fields, write CSV/JSON/overlays/review.html."""
     from .config import load_pipeline
 
     extra = [f"model={model.resolve()}"] if model is not None else []
     loaded = load_pipeline(pipeline, [*overrides, *extra])
+    from .clobber import check_outputs, check_overlay_dir
+    from .report import overlay_stems
+
+    check_outputs([("outputs.csv", loaded.csv), ("outputs.json", loaded.json), ("outputs.review", loaded.review)],
+                  loaded.files, [("pipeline", loaded.source)] + ([("model", loaded.model)] if loaded.model else []))
+    check_overlay_dir(loaded.overlays, overlay_stems(loaded.files), force, "outputs.overlays")
     if check:
         typer.echo(f"{pipeline}: ok ({len(loaded.files)} input files, {len(loaded.spec.fields)} named fields)")
         return

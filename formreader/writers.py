@@ -105,9 +105,19 @@ def atomic_write(path: str | os.PathLike[str], binary: bool = False) -> Iterator
     """A file handle whose content replaces ``path`` only if the block completes.
 
     The temp file sits in the destination directory (``os.replace`` is atomic only within one
-    file system) and is removed on any failure, Ctrl-C included.
+    file system) and is removed on any failure, Ctrl-C included. A device or FIFO (``-o
+    /dev/stdout``) is written in place; a symlink keeps pointing where it did.
     """
-    path = Path(path)
+    from .clobber import is_special, write_target
+
+    if is_special(path):  # /dev/stdout, a FIFO: written to in place, never replaced
+        try:
+            with open(path, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as fh:
+                yield fh
+        except OSError as exc:
+            raise FormreaderError(f"{path}: cannot write output ({exc.strerror or exc})") from None
+        return
+    path = write_target(path)  # through a symlink: the link is kept, its target replaced
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
                                    prefix=f".{path.name}.", suffix=".tmp")
