@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,14 +24,17 @@ def find_inputs(patterns: Iterable[str | os.PathLike[str]]) -> tuple[list[Path],
     input like any other unreadable file, instead of silently shrinking the batch.
     Directories contribute their page files (by suffix, not recursive), sorted by name; glob
     matches are sorted too, so a batch's order never depends on the file system. Duplicates
-    (the same path named twice) are read once, at their first position.
+    (the same file named twice, by any path) are read once, at their first position. ``**``
+    descends into subdirectories, following symlinks but never into a directory twice (a
+    ``loop -> ..`` link ends the walk there instead of hanging it).
     """
     files: list[Path] = []
     warnings_: list[str] = []
     seen: set[str] = set()
 
     def add(p: Path) -> None:
-        key = os.path.normpath(str(p))
+        # The same file by another name (a symlink, ``a/../b``) is read once too.
+        key = os.path.realpath(p) if p.exists() else os.path.normpath(str(p))
         if key not in seen:
             seen.add(key)
             files.append(p)
@@ -47,7 +51,7 @@ def find_inputs(patterns: Iterable[str | os.PathLike[str]]) -> tuple[list[Path],
         elif path.exists() or not glob.has_magic(text):
             add(path)
         else:
-            matches = sorted(glob.glob(text, recursive=True))
+            matches = sorted(_recursive_glob(text) if "**" in text else glob.glob(text))
             hits = 0
             for m in matches:
                 mp = Path(m)
@@ -69,3 +73,66 @@ def _page_files_in(directory: Path) -> list[Path]:
         (p for p in directory.iterdir() if p.suffix.lower() in PAGE_SUFFIXES and p.is_file()),
         key=lambda p: p.name,
     )
+
+
+def _recursive_glob(pattern: str) -> list[str]:
+    """``glob.glob(pattern, recursive=True)`` without its hang on symlink cycles: the tree
+    below the pattern's fixed prefix is walked once per real directory, and each path is
+    matched against the pattern (``**`` any number of directories, ``*``/``?``/``[...]``
+    within one name)."""
+    parts = pattern.replace(os.sep, "/").split("/")
+    fixed = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    base = "/".join(fixed) or "."
+    if pattern.startswith("/") and not fixed[1:]:
+        base = "/"
+    regex = re.compile(_glob_regex("/".join(parts[len(fixed):])))
+    out: list[str] = []
+    visited: set[str] = set()
+    for root, dirs, names in os.walk(base, followlinks=True):
+        real = os.path.realpath(root)
+        if real in visited:
+            dirs[:] = []
+            continue
+        visited.add(real)
+        dirs.sort()
+        rel_root = os.path.relpath(root, base).replace(os.sep, "/")
+        for name in dirs + names:
+            rel = name if rel_root == "." else f"{rel_root}/{name}"
+            if regex.fullmatch(rel) and not name.startswith("."):
+                out.append(os.path.join(root, name) if base != "." or pattern.startswith("./") else rel)
+    return out
+
+
+def _glob_regex(pattern: str) -> str:
+    """A glob pattern (``/``-separated) as a regular expression over relative paths."""
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out += "(?:[^/]+/)*"
+            i += 3
+        elif pattern.startswith("**", i):
+            out += ".*"
+            i += 2
+        elif pattern[i] == "*":
+            out += "[^/]*"
+            i += 1
+        elif pattern[i] == "?":
+            out += "[^/]"
+            i += 1
+        elif pattern[i] == "[":
+            j = pattern.find("]", i + 2)
+            if j < 0:
+                out += re.escape("[")
+                i += 1
+            else:
+                body = pattern[i + 1 : j]
+                out += "[" + ("^" + body[1:] if body.startswith("!") else body) + "]"
+                i = j + 1
+        else:
+            out += re.escape(pattern[i])
+            i += 1
+    return out

@@ -51,6 +51,19 @@ class JsonWriter:
         self.stream.flush()
 
 
+# A cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A text cell a spreadsheet shows as text: one starting like a formula gets a leading
+    ``'`` (a file named ``=HYPERLINK(...).png``, a text of ``-``); a name that is not valid
+    UTF-8 keeps its bytes as ``\\xNN`` escapes instead of breaking the file."""
+    if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in cell):  # surrogate-escaped bytes of a file name
+        cell = cell.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
 class CsvWriter:
     """One row per field (``results.CSV_COLUMNS``).
 
@@ -71,10 +84,13 @@ class CsvWriter:
     def write(self, page: PageResult) -> None:
         self._start()
         if page.error is not None:
-            self._csv.writerow([page.source, page.page, "", page.error, "", "error", "", "", "", "", "", ""])
+            self._row([page.source, page.page, "", page.error, "", "error", "", "", "", "", "", ""])
         for fld in page.fields:
-            self._csv.writerow(fld.csv_row(page.source, page.page, page.layout or ""))
+            self._row(fld.csv_row(page.source, page.page, page.layout or ""))
         self.stream.flush()
+
+    def _row(self, cells: list[object]) -> None:
+        self._csv.writerow([spreadsheet_safe(c) if isinstance(c, str) else c for c in cells])
 
     def finish(self) -> None:
         self._start()

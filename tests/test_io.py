@@ -390,3 +390,18 @@ def test_png_with_a_bad_checksum_is_read_as_before(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     assert _fast(path) is None
     np.testing.assert_array_equal(only_gray(path), _pillow_gray(path))
+
+
+def test_recursive_glob_ends_at_a_symlink_cycle_and_reads_each_file_once(tmp_path: Path) -> None:
+    sub = tmp_path / "scans" / "sub"
+    sub.mkdir(parents=True)
+    for name in ("a.png", "b.png"):
+        (sub / name).write_bytes(b"x")
+    (tmp_path / "scans" / "top.png").write_bytes(b"x")
+    (sub / "loop").symlink_to("..")  # a cycle
+    (sub / "loop2").symlink_to("../..")  # and another, through the parent
+    (tmp_path / "scans" / "alias.png").symlink_to(sub / "a.png")  # the same file by another name
+    files, warnings_ = find_inputs([str(tmp_path / "scans" / "**" / "*.png")])
+    assert not warnings_
+    assert [p.relative_to(tmp_path).as_posix() for p in files] == [
+        "scans/alias.png", "scans/sub/b.png", "scans/top.png"]  # a.png is alias.png, read once

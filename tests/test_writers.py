@@ -14,7 +14,7 @@ from PIL import Image
 
 from formreader.report import MAX_SIDE, draw_overlay, overlay_stems, write_overlay
 from formreader.results import CSV_COLUMNS, Digit, Field, PageResult
-from formreader.writers import CsvWriter, JsonWriter, atomic_write, format_for, open_output
+from formreader.writers import CsvWriter, JsonWriter, atomic_write, format_for, open_output, spreadsheet_safe
 
 
 def sample_pages() -> list[PageResult]:
@@ -202,3 +202,21 @@ def test_overlay_stems_are_unique_and_stable() -> None:
     assert stems[3] == "other"
     assert len(set(stems)) == 4 and all(s.startswith("scan-") for s in stems[:3])
     assert stems == overlay_stems(["a/scan.png", "b/scan.png", "scan.pdf", "other.tif"])
+
+
+@pytest.mark.parametrize("cell, safe", [
+    ("=HYPERLINK(\"x\").png", "'=HYPERLINK(\"x\").png"), ("+1.png", "'+1.png"), ("-", "'-"),
+    ("@a.png", "'@a.png"), ("\tx.png", "'\tx.png"), ("scans/a.png", "scans/a.png"), ("1.480.000", "1.480.000"),
+    ("bad\udcff.png", "bad\\xff.png"),
+])
+def test_csv_cells_are_safe_for_spreadsheets(cell: str, safe: str) -> None:
+    assert spreadsheet_safe(cell) == safe
+
+
+def test_csv_with_a_formula_name_and_a_non_utf8_name_is_written() -> None:
+    pages = [PageResult("=cmd.png", 1, 10, 10, [Field("f", "12", 0.99, "ok", (0, 0, 5, 5), text="-12")]),
+             PageResult("bad\udcff.png", 1, 10, 10, error="bad\udcff.png: cannot decode image")]
+    rows = list(csv.reader(io.StringIO(write_csv(pages))))
+    assert rows[1][0] == "'=cmd.png" and rows[1][3] == "12" and rows[1][11] == "'-12"
+    assert rows[2][0] == "bad\\xff.png" and rows[2][3].startswith("bad\\xff.png")
+    json.loads(write_json(pages))  # and the JSON is valid
