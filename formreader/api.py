@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from .errors import FormreaderError, InputError, ModelError
+from .errors import FormreaderError, InputError, ModelError, OutputError
 from .inputs import find_inputs
 from .results import PageResult, ScanOptions
 
@@ -118,7 +118,7 @@ def _save_overlay(gray: np.ndarray, result: PageResult, options: ScanOptions, ov
     try:
         write_overlay(target, draw_overlay(gray, result, options.threshold))
     except OSError as exc:
-        raise FormreaderError(f"{target}: cannot write overlay ({exc.strerror or exc})") from None
+        raise OutputError(f"{target}: cannot write overlay ({exc.strerror or exc})") from None
 
 
 # --- worker side ------------------------------------------------------------------------------

@@ -15,6 +15,11 @@ from typing import Any, Callable, List, Optional, TypeVar
 
 import typer
 
+try:  # typer's usage errors (BadParameter and kin): its own exit 2, never an "internal error"
+    from typer.exceptions import TyperException as _UsageBase
+except ImportError:  # pragma: no cover - typer before it vendored click
+    from click.exceptions import ClickException as _UsageBase  # type: ignore[assignment]
+
 from .errors import ExitCode, FormreaderError
 from .results import ScanOptions
 
@@ -38,7 +43,20 @@ def fail(message: str, code: ExitCode = ExitCode.USAGE) -> None:
     raise typer.Exit(int(code))
 
 
+VERBOSE = {"on": False}  # set by the top-level --verbose
+
+
+
+@app.callback()
+def _options(verbose: bool = typer.Option(False, "--verbose", "-v",
+                                          help="Show the traceback of an internal error (exit 70).")) -> None:
+    """Read handwritten digits off scanned forms into CSV/JSON."""
+    VERBOSE["on"] = verbose
+
+
 def handle_errors(func: F) -> F:
+    """Exit codes: 0 all read, 1 some pages failed, 2 usage/config, 3 an output could not be
+    written, 70 internal error (traceback with --verbose), 130 interrupted."""
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -46,7 +64,14 @@ def handle_errors(func: F) -> F:
         except FormreaderError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            fail("interrupted", ExitCode.SOME_FAILED)
+            fail("interrupted", ExitCode.INTERRUPTED)
+        except (typer.Exit, typer.Abort, SystemExit, _UsageBase):
+            raise  # typer's own usage errors (exit 2) and exits
+        except Exception as exc:  # a bug: one line, unless asked for the traceback
+            if VERBOSE["on"]:
+                raise
+            fail(f"internal error ({type(exc).__name__}: {exc}); run again with --verbose for the traceback",
+                 ExitCode.INTERNAL)
 
     return wrapper  # type: ignore[return-value]
 
@@ -91,7 +116,8 @@ def scan(
     """Read the handwritten numbers on scanned pages into JSON or CSV, with a confidence per digit.
 
     Exit status: 0 every page read, 1 some pages could not be read (each named on stderr),
-    2 bad usage (bad option, no inputs matched, no model).
+    2 bad usage (bad option, no inputs matched, no model, an output that is an input),
+    3 an output could not be written, 70 internal error, 130 interrupted.
     """
     from .api import check_model, scan_files
     from .batch import Progress, sigterm_as_interrupt
@@ -115,7 +141,7 @@ def scan(
         try:
             overlay.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            fail(f"{overlay}: cannot create overlay directory ({exc.strerror or exc})")
+            fail(f"{overlay}: cannot create overlay directory ({exc.strerror or exc})", ExitCode.OUTPUT)
     options = ScanOptions(threshold=threshold, field_mode=mode.value, faint_check=faint_check)
     check_model(model, workers)  # a missing model is exit 2 before any output is started
 

@@ -13,7 +13,10 @@ from enum import IntEnum
 class ExitCode(IntEnum):
     OK = 0
     SOME_FAILED = 1  # a batch ran but at least one page could not be read
-    USAGE = 2  # bad arguments, bad config, missing model: nothing was processed
+    USAGE = 2  # bad arguments, bad config, missing model, an output that is an input: nothing read
+    OUTPUT = 3  # an output could not be written
+    INTERNAL = 70  # a bug (EX_SOFTWARE): one line, the traceback with --verbose
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM
 
 
 class FormreaderError(Exception):
@@ -38,3 +41,9 @@ class ModelError(FormreaderError):
 
 class ConfigError(FormreaderError):
     """A pipeline YAML file is invalid; the message names the key."""
+
+
+class OutputError(FormreaderError):
+    """A result file, overlay or review page could not be written (disk full, no permission)."""
+
+    exit_code = ExitCode.OUTPUT

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import LoadedPipeline
-from .errors import FormreaderError, InputError
+from .errors import FormreaderError, InputError, OutputError
 from .io import iter_pages
 from .model import Recognizer, load_model
 from .results import PageResult
@@ -99,7 +99,7 @@ def run(pipeline: LoadedPipeline, recognizer: Recognizer | None = None,
         try:
             pipeline.overlays.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise FormreaderError(f"outputs.overlays: {pipeline.overlays}: cannot create ({exc.strerror})") from None
+            raise OutputError(f"outputs.overlays: {pipeline.overlays}: cannot create ({exc.strerror})") from None
     with ExitStack() as stack:
         writers = []
         for path, fmt in ((pipeline.csv, "csv"), (pipeline.json, "json")):

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Literal, Protocol, TextIO
 
-from .errors import FormreaderError
+from .errors import FormreaderError, OutputError
 from .results import CSV_COLUMNS, PageResult
 
 Format = Literal["json", "csv"]
@@ -131,14 +131,14 @@ def atomic_write(path: str | os.PathLike[str], binary: bool = False) -> Iterator
             with open(path, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as fh:
                 yield fh
         except OSError as exc:
-            raise FormreaderError(f"{path}: cannot write output ({exc.strerror or exc})") from None
+            raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
         return
     path = write_target(path)  # through a symlink: the link is kept, its target replaced
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
                                    prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise FormreaderError(f"{path}: cannot write output ({exc.strerror or exc})") from None
+        raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
     try:
         if binary:
             fh: IO = os.fdopen(fd, "wb")

@@ -264,3 +264,30 @@ def test_two_workers_give_the_same_bytes_in_the_same_order(one_worker, real_batc
     proc2 = run_cli(real_batch, "--workers", "2", "-o", tmp_path / "r.json")
     assert proc2.returncode == proc1.returncode == 1, proc2.stderr
     assert (tmp_path / "r.json").read_bytes() == (out1 / "r.json").read_bytes()
+
+
+def test_an_output_that_cannot_be_written_exits_3(batch, fake_scanner, tmp_path: Path) -> None:
+    result = scan(batch["a.png"], "-o", tmp_path / "no" / "such" / "dir" / "r.json")
+    assert result.exit_code == 3 and "cannot write output" in result.output
+
+
+def test_a_bug_is_one_line_exit_70_and_its_traceback_with_verbose(batch, fake_scanner, monkeypatch) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("writer broke")
+
+    monkeypatch.setattr("formreader.writers.make_writer", broken)
+    result = scan(batch["a.png"])
+    assert result.exit_code == 70
+    assert "internal error (RuntimeError: writer broke)" in result.output and "--verbose" in result.output
+    assert "Traceback" not in result.output
+    verbose = CliRunner().invoke(app, ["--verbose", "scan", str(batch["a.png"])])
+    assert isinstance(verbose.exception, RuntimeError)  # raised: the traceback is shown
+
+
+def test_interrupt_exits_130(batch, fake_scanner, monkeypatch) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("formreader.writers.make_writer", interrupted)
+    result = scan(batch["a.png"])
+    assert result.exit_code == 130 and "interrupted" in result.output
