@@ -299,7 +299,12 @@ def parse_yaml(text: str, source: str = "<string>") -> Any:
     """Safe-load one YAML document with size, alias and depth limits; ConfigError on failure."""
     if len(text.encode("utf-8", "replace")) > MAX_BYTES:
         raise ConfigError(f"{source}: larger than {MAX_BYTES // 1024} KiB; refused")
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # refuses control characters here, before any parsing
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(f"{source}:{line}: invalid YAML: character {exc.character!r} is not allowed "
+                          f"({exc.reason})") from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -311,10 +316,13 @@ def parse_yaml(text: str, source: str = "<string>") -> Any:
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         raise ConfigError(f"{source}{where}: invalid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: invalid YAML: {exc}") from None
+        raise ConfigError(f"{source}: invalid YAML: {' '.join(str(exc).split())}") from None
     except (ValueError, RecursionError) as exc:
         problem = str(exc) if isinstance(exc, ValueError) else "nesting too deep; refused"
-        raise ConfigError(f"{source}: {problem}") from None
+        raise ConfigError(f"{source}: {' '.join(problem.split())}") from None
+    except (AttributeError, TypeError, OverflowError, IndexError, KeyError) as exc:
+        # PyYAML's own constructors fail this way on a malformed tagged value (!!timestamp x).
+        raise ConfigError(f"{source}: invalid YAML value ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
     finally:
         loader.dispose()
 
