@@ -49,6 +49,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .errors import ConfigError
+from .inputs import recursive_glob
 from .results import ScanOptions
 
 MAX_BYTES = 1 << 20  # a pipeline is a page of YAML; anything bigger is a mistake or an attack
@@ -459,7 +460,11 @@ def date_tokens(fmt: str) -> list[str] | None:
 def _resolve(base: Path, value: str | None) -> Path | None:
     if value is None:
         return None
-    path = Path(value).expanduser()
+    path = Path(value)
+    try:
+        path = path.expanduser()
+    except RuntimeError:  # "~nobody/...": no such user; taken as written
+        pass
     return Path(os.path.normpath(path if path.is_absolute() else base / path))
 
 
@@ -470,7 +475,8 @@ def _input_files(spec: Pipeline, base: Path) -> tuple[list[Path], list[str]]:
         full = _resolve(base, pattern)
         assert full is not None
         if glob.has_magic(pattern):
-            matches = sorted(Path(p) for p in glob.glob(str(full), recursive=True) if Path(p).is_file())
+            found = recursive_glob(str(full)) if "**" in pattern else glob.glob(str(full))
+            matches = sorted(Path(p) for p in found if Path(p).is_file())
             if not matches:
                 problems.append(f"inputs[{i}]: {pattern!r} matches no file (looked in {full.parent})")
             files.extend(matches)

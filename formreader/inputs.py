@@ -51,7 +51,7 @@ def find_inputs(patterns: Iterable[str | os.PathLike[str]]) -> tuple[list[Path],
         elif path.exists() or not glob.has_magic(text):
             add(path)
         else:
-            matches = sorted(_recursive_glob(text) if "**" in text else glob.glob(text))
+            matches = sorted(recursive_glob(text) if "**" in text else glob.glob(text))
             hits = 0
             for m in matches:
                 mp = Path(m)
@@ -75,7 +75,7 @@ def _page_files_in(directory: Path) -> list[Path]:
     )
 
 
-def _recursive_glob(pattern: str) -> list[str]:
+def recursive_glob(pattern: str) -> list[str]:
     """``glob.glob(pattern, recursive=True)`` without its hang on symlink cycles: the tree
     below the pattern's fixed prefix is walked once per real directory, and each path is
     matched against the pattern (``**`` any number of directories, ``*``/``?``/``[...]``

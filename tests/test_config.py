@@ -148,3 +148,15 @@ def test_documented_example_validates() -> None:
     example = textwrap.dedent(config.__doc__.split("is optional)::")[1])
     p = validate(parse_yaml(example), check_files=False)
     assert [f.name for f in p.spec.fields] == ["routing", "amount", "date"]
+
+
+def test_pipeline_globs_end_at_symlink_cycles(tmp_path: Path) -> None:
+    (tmp_path / "scans" / "sub").mkdir(parents=True)
+    (tmp_path / "scans" / "sub" / "a.png").write_bytes(b"x")
+    (tmp_path / "scans" / "sub" / "loop").symlink_to("..")
+    path = tmp_path / "p.yaml"
+    path.write_text('inputs: ["scans/**/*.png", "~nobody-here/x.png"]\n')
+    with pytest.raises(ConfigError, match="inputs\\[1\\]"):  # the odd home is an input not found
+        load_pipeline(path)
+    path.write_text('inputs: ["scans/**/*.png"]\n')
+    assert load_pipeline(path).files == [tmp_path / "scans" / "sub" / "a.png"]
