@@ -165,7 +165,8 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM (batch schedulers, ``kill``) like Ctrl-C inside the block, so workers are
-    stopped and a half-written output file is removed instead of the process just vanishing."""
+    stopped and the pages read so far are written (exit 130) instead of the process just
+    vanishing."""
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 

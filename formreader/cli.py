@@ -145,20 +145,29 @@ def scan(
     options = ScanOptions(threshold=threshold, field_mode=mode.value, faint_check=faint_check)
     check_model(model, workers)  # a missing model is exit 2 before any output is started
 
-    pages = failed = review = 0
+    pages = failed = review = done = 0
+    interrupted = False
     with sigterm_as_interrupt(), open_output(output) as stream, Progress(len(files)) as progress:
         writer = make_writer(format_for(output, fmt.value if fmt else None), stream)
-        for results in scan_files(files, options, model, workers=workers, overlay_dir=overlay):
-            for result in results:
-                writer.write(result)
-                if result.error is not None:
-                    progress.note(f"formreader: error: {result.error}")
-                review += sum(f.status != "ok" for f in result.fields)
-            bad = sum(r.error is not None for r in results)
-            pages += len(results)
-            failed += bad
-            progress.advance(len(results), bad)
+        try:
+            for results in scan_files(files, options, model, workers=workers, overlay_dir=overlay):
+                for result in results:
+                    writer.write(result)
+                    if result.error is not None:
+                        progress.note(f"formreader: error: {result.error}")
+                    review += sum(f.status != "ok" for f in result.fields)
+                bad = sum(r.error is not None for r in results)
+                pages += len(results)
+                failed += bad
+                done += 1
+                progress.advance(len(results), bad)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what is read is kept, and said so
+            interrupted = True
         writer.finish()
+    if interrupted:
+        typer.echo(f"formreader: interrupted after {done} of {len(files)} file(s); the results of those "
+                   f"{done} were written", err=True)
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
     typer.echo(f"formreader: {pages} page(s) from {len(files)} file(s): {pages - failed} read, "
                f"{failed} failed, {review} field(s) to review", err=True)
     if failed:
@@ -338,12 +347,18 @@ def run(
         if page.error:
             typer.echo(f"formreader: error: {page.error}", err=True)
 
-    _, summary = run_pipeline(loaded, on_page=report, to_stdout=True)
+    from .batch import sigterm_as_interrupt
+
+    with sigterm_as_interrupt():
+        _, summary = run_pipeline(loaded, on_page=report, to_stdout=True)
     typer.echo(f"{summary.pages} pages ({summary.failed} failed), {summary.fields} fields, "
                f"{summary.review} for review", err=True)
     for path in summary.written:
         if path.suffix != ".png":
             typer.echo(f"wrote {path}", err=True)
+    if summary.interrupted:
+        typer.echo(f"formreader: interrupted after {summary.pages} page(s); the outputs hold those", err=True)
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
     if summary.failed:
         raise typer.Exit(int(ExitCode.SOME_FAILED))
 

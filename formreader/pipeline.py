@@ -32,6 +32,7 @@ class RunSummary:
     fields: int = 0
     review: int = 0
     written: list[Path] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C / SIGTERM: the outputs hold the pages read until then
 
 
 def display_path(path: Path) -> str:
@@ -109,24 +110,27 @@ def run(pipeline: LoadedPipeline, recognizer: Recognizer | None = None,
         if not any((pipeline.csv, pipeline.json, pipeline.overlays, pipeline.review)) and to_stdout:
             writers.append((make_writer("json", sys.stdout), None))  # no outputs: results on stdout
         by_source = {display_path(p): p for p in pipeline.files}
-        for result, gray in iter_results(pipeline, rec):
-            results.append(result)
-            summary.pages += 1
-            summary.failed += 0 if result.ok else 1
-            summary.fields += len(result.fields)
-            for w, _ in writers:
-                w.write(result)
-            if gray is not None:
-                for f in result.fields:
-                    if f.status == "review":
-                        review_items.append(ReviewItem(result.source, result.page, f, crop_png(gray, f.bbox)))
-                if pipeline.overlays is not None:
-                    stem = stems[by_source[result.source]]
-                    target = pipeline.overlays / overlay_name(stem, result.page)
-                    write_overlay(target, draw_overlay(gray, result, pipeline.spec.threshold))
-                    summary.written.append(target)
-            if on_page is not None:
-                on_page(result)
+        try:
+            for result, gray in iter_results(pipeline, rec):
+                results.append(result)
+                summary.pages += 1
+                summary.failed += 0 if result.ok else 1
+                summary.fields += len(result.fields)
+                for w, _ in writers:
+                    w.write(result)
+                if gray is not None:
+                    for f in result.fields:
+                        if f.status == "review":
+                            review_items.append(ReviewItem(result.source, result.page, f, crop_png(gray, f.bbox)))
+                    if pipeline.overlays is not None:
+                        stem = stems[by_source[result.source]]
+                        target = pipeline.overlays / overlay_name(stem, result.page)
+                        write_overlay(target, draw_overlay(gray, result, pipeline.spec.threshold))
+                        summary.written.append(target)
+                if on_page is not None:
+                    on_page(result)
+        except KeyboardInterrupt:  # Ctrl-C / SIGTERM: what was read is written, and said so
+            summary.interrupted = True
         for w, path in writers:
             w.finish()
             if path is not None:

@@ -1,8 +1,9 @@
 """Streaming JSON/CSV writers for page results, and atomic output files.
 
 Results are written as they arrive, so a 10,000-page batch never holds its output in memory;
-the output file only appears (atomically, by rename) once the batch has finished, so a crash or
-Ctrl-C never leaves a truncated JSON that a downstream job would take for a complete one.
+the output file only appears (atomically, by rename) once the batch has finished or been
+interrupted (then holding the pages read so far, as a complete document), so a crash never
+leaves a truncated JSON that a downstream job would take for a complete one.
 Output is a pure function of the results: same results, same bytes.
 """
 

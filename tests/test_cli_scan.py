@@ -291,3 +291,20 @@ def test_interrupt_exits_130(batch, fake_scanner, monkeypatch) -> None:
     monkeypatch.setattr("formreader.writers.make_writer", interrupted)
     result = scan(batch["a.png"])
     assert result.exit_code == 130 and "interrupted" in result.output
+
+
+def test_interrupt_keeps_what_was_read_and_exits_130(batch, fake_scanner, monkeypatch, tmp_path: Path) -> None:
+    seen = []
+
+    def stop_on_second(gray, recognizer, options):
+        seen.append(1)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+        return ink_field(gray, recognizer, options)
+
+    monkeypatch.setattr("formreader.page.read_page", stop_on_second)
+    out = tmp_path / "r.json"
+    result = scan(batch["a.png"], batch["c.png"], "-o", out)
+    assert result.exit_code == 130 and "interrupted after 1 of 2 file(s)" in result.output
+    pages = json.loads(out.read_text())["pages"]  # a complete document of what was read
+    assert [Path(p["source"]).name for p in pages] == ["a.png"]

@@ -223,3 +223,30 @@ def test_a_field_read_a_digit_too_long_is_read_within_its_length(mnist, recogniz
     assert phone.value == next(f["value"] for f in truth["fields"] if f["name"] == "phone") == "5455607300"
     assert phone.status == "review"
     assert "read as 65455607300 (11 digits); the likeliest reading with a length the rules accept" in phone.reason
+
+
+def test_run_interrupted_writes_the_pages_read_and_exits_130(tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    import formreader.pipeline as pipeline_mod
+    from formreader.cli import app
+
+    for name in ("a.jpg", "b.jpg"):
+        (tmp_path / name).write_bytes((SAMPLES / "postal-000.jpg").read_bytes())
+    pipe = tmp_path / "p.yaml"
+    pipe.write_text('inputs: ["*.jpg"]\noutputs: {csv: r.csv, review: review.html}\n')
+    real = pipeline_mod.process_page
+    calls = []
+
+    def stop_on_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_mod, "process_page", stop_on_second)
+    result = CliRunner().invoke(app, ["run", str(pipe)])
+    assert result.exit_code == 130 and "interrupted after 1 page(s)" in result.stderr
+    rows = (tmp_path / "r.csv").read_text().splitlines()
+    assert rows[0].startswith("source,") and {Path(r.split(",")[0]).name for r in rows[1:]} == {"a.jpg"}
+    assert (tmp_path / "review.html").exists()
