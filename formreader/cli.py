@@ -181,8 +181,8 @@ def train(
     epochs: int = typer.Option(24, min=1, help="Maximum epochs (early stopping may end sooner)."),
     out: Path = typer.Option(Path("models/digits.keras"), "--out", help="Where to write the model."),
     arch: str = typer.Option("full", "--arch", help="Network: 'full' (the reader), 'lite' (its screen, shipped as "
-                             "models/digits-fast.keras; trained with --teacher) or 'fast' (the larger screen "
-                             "shipped until session 10)."),
+                             "models/digits-fast.keras; trained with --teacher) or 'fast' (a larger screen "
+                             "trained on the labels)."),
     seed: int = typer.Option(1, help="Random seed: same data and seed give the same model."),
     lr_decay: float = typer.Option(0.88, "--lr-decay", min=0.5, max=1.0,
                                    help="Learning rate factor per epoch (the shipped full model: 0.92 over 40 epochs)."),

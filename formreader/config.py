@@ -17,7 +17,7 @@ The schema, by example (every key but ``inputs`` is optional)::
     threshold: 0.9                        # a digit below this confidence sends its field to review
     cleaning: {deskew: true, binarize: auto, dpi: 300, faint_check: true}   # auto | otsu | sauvola; dpi for PDFs
     layout:
-      mode: zones                         # auto | boxes | free | zones
+      mode: zones                         # auto | field | page | boxes | free | zones
       registration: lines                 # zones are fractions of: lines | marks | none (the page)
       region: [0, 0.2, 1, 0.6]            # boxes/free: count only fields centred in this area
     fields:                               # none: every number found, named by the scanner

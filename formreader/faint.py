@@ -9,9 +9,9 @@ removed as a ruling, goes to review; :func:`formreader.page.reread_faint` first 
 with each such shape binarized on its own threshold.
 
 Measured on six fresh sample sets (3,552 fields): 26 fields flagged, 23 of them read wrong (a
-digit missing); 5 of those were reported ``ok`` before. The golden samples flag none. Read
-again (session 10), 9 of the flagged fields on twelve fresh sets (7,104 fields) read right,
-and none that read right before changed.
+digit missing); 5 of those would be reported ``ok`` otherwise. The golden samples flag none.
+Read again, 9 of the flagged fields on twelve fresh sets (7,104 fields) read right, and none
+that read right without it changed.
 """
 
 from __future__ import annotations

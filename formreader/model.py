@@ -31,11 +31,10 @@ CLASS_NAMES = [str(d) for d in range(10)] + ["reject"]
 SCREEN_SUFFIX = "-fast"  # digits.keras is screened by digits-fast.keras beside it
 SCREEN_ENV = "FORMREADER_SCREEN"  # "off" reads every crop with the full model
 SECOND_SUFFIX = "-second"  # digits.keras's second look also asks digits-second.keras beside it
-# A crop the screen reads below this goes to the full model. Session 11's screen ('lite',
+# A crop the screen reads below this goes to the full model. The shipped screen ('lite',
 # distilled from the full model) gives the full model's argmax on all 10,000 MNIST test digits at
-# 0.99, with 5.4% of them going through (1 differs at 0.98). The screen before it ('fast',
-# trained on the labels) needed 0.997 and sent 7.7% through; session 7's pair was exact at 0.993
-# (5.2%), session 4's at 0.99 (4.4%).
+# 0.99, with 5.4% of them going through (1 differs at 0.98). A 'fast' screen trained on the
+# labels needs 0.997 and sends 7.7% through.
 SCREEN_CONFIDENCE = 0.99
 # The page scanner asks more of the screen: a page's candidate crops (cuts, merges, box-line
 # remnants) are where a small network is sure of what the full model doubts. On 5,036 crops of
@@ -58,8 +57,8 @@ LOOK_AGAIN_TILTS = (-10.0, 10.0)
 # Why: the two networks learned different details of the same digits. On 90,116 labelled page
 # crops of MNIST test digits (seeds 61000-69059), the 1,318 read below 0.9 hold 438 of the
 # shipped model's 713 errors: 396 left after the tilts, 378 with the second network as well
-# (its tilted views as well: 383; the screens in its place: 402-419). See README,
-# "A second look at doubtful digits".
+# (its tilted views as well: 383; the screens in its place: 402-419). See docs/model.md,
+# "How a crop is read", and benchmarks/bench_second_look.py.
 
 
 def _conv(x: Any, filters: int, size: int, strides: int = 1, padding: str = "valid") -> Any:
@@ -118,8 +117,8 @@ def _screen_network(widths: tuple[int, int, int, int, int], map_dropout: float, 
 
 
 def build_fast_model(dropout: float = 0.4) -> "keras.Model":
-    """The screen until session 10: a fifth of the full model's arithmetic (3.0 vs 15.2 M
-    multiply-adds). The shipped screen is now :func:`build_lite_model`.
+    """A screen with a fifth of the full model's arithmetic (3.0 vs 15.2 M multiply-adds),
+    trained on the labels. The shipped screen is :func:`build_lite_model`, a third of this.
 
     Why it exists: most crops on a page are plain digits or plain rejects, and this network
     reads them nearly as surely as the full one (99.64% on MNIST test against 99.66%) at over four

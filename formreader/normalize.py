@@ -84,8 +84,8 @@ def shade(darkness: np.ndarray, ink: np.ndarray, fringe: np.ndarray) -> np.ndarr
     """A binarized mark with the grey levels it was binarized from: float32 in [0, 1].
 
     Why: MNIST digits are anti-aliased, and thresholding a digit drawn at scan resolution
-    squares its edges off. Measured with session 8's model on the 10,000 MNIST test digits
-    drawn 1.5-2x larger: 44-48 errors thresholded, 29-32 kept grey (34 as published).
+    squares its edges off. Measured with a model trained on binarized scans only, on the
+    10,000 MNIST test digits drawn 1.5-2x larger: 44-48 errors thresholded, 29-32 kept grey (34 as published).
 
     ``darkness``: how dark each pixel is, 0 paper to 1 a full stroke. ``ink``: the binarized
     mark. ``fringe``: the pixels around it that may carry its edge (never another mark's ink).

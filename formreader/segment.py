@@ -29,8 +29,8 @@ Rect = tuple[int, int, int, int]  # x, y, w, h in field-mask pixels
 
 MAX_RUN = 6  # atoms merged into one digit at most (a digit broken in pieces and sliced)
 # Widest candidate digit made of several pieces, in digit heights: a wide 5 whose flag came
-# loose (1.4 until session 10; 1.6 mended 3 of 7,104 fresh fields and broke none; 1.8 mended
-# one more but read an amount's comma into the 0 after it).
+# loose (against 1.4, 1.6 mended 3 of 7,104 fresh fields and broke none; 1.8 mended one more
+# but read an amount's comma into the 0 after it).
 MAX_DIGIT_WIDTH = 1.6
 # Widest single blob of ink still read whole: a bold 0, an 8 with a long tail or a 5 whose flag
 # reaches far right are one stroke, and reading them in slices gives two doubtful digits.
@@ -61,8 +61,8 @@ INTERIOR_REJECT = 0.25
 # or a 7, the closing stroke of a 9's loop. Alone it reads as "not a digit", so skipping it was
 # nearly free, and the rest of the digit reads as a confident 6, 1 or 0. Skipping such a cap is
 # priced at this share of its reject probability, so the whole digit wins unless it reads badly
-# (session 10, 12 fresh sets: 260 -> 255 wrong fields, silent errors 70 -> 59; 0.25 read the
-# same four sets alike; caps below a digit as well mended 4 fields and broke 4).
+# (12 fresh sets: 255 wrong fields against 260 at full price, silent errors 59 against 70; 0.25
+# read the same four sets alike; caps below a digit as well mended 4 fields and broke 4).
 CAP_REJECT = 0.05
 _EPS = 1e-7
 

@@ -108,16 +108,11 @@ def test_accuracy_against_truth(golden_results: dict[str, PageResult]) -> None:
     acc = accuracy(golden_results)
     print(f"\ngolden: digit accuracy {acc['digit']:.4f} over {acc['digits']} digits, "
           f"field accuracy {acc['field']:.4f} over {acc['fields']} fields")
-    # Regression floors at what the shipped models and scanner measure today (2026-11-22, session
-    # 13, the second network in the second look: digits 0.9948 of 1535, fields 0.9730 of 296,
-    # 8 wrong; sessions 10-12 0.9941 / 0.9696, 9 wrong; session 9 0.9935 / 0.9662, 10 wrong;
-    # sessions 7-8 0.9941 / 0.9696; sessions 4-6 0.9935 / 0.9662, session 3 0.9922 / 0.9595,
-    # session 1 0.9850 / 0.9257). Session 9 had moved the floor down by one field, deliberately
-    # (on 14 fresh sets its change fixed 109 fields and broke 59); session 10 took it back up.
-    # Both targets (digits 0.99, fields 0.97: 8 wrong at most) are met, the field target with no
+    # Regression floors at what the shipped models and scanner measure: digits 0.9948 of 1535,
+    # fields 0.9730 of 296 (8 wrong). Both targets (digits 0.99, fields 0.97: 8 wrong at most) are met, the field target with no
     # field to spare: the wrong fields left are single digits the models misread (a 3 as a 5, a
     # 9 as a 4 or 7), not segmentation. On fresh sample sets fields measure 96.0-96.5%
-    # (benchmarks/bench_accuracy.py; README, "Measured accuracy").
+    # (benchmarks/bench_accuracy.py; README, "Current figures").
     assert acc["digit"] >= 0.9947
     assert acc["field"] >= 0.9729
 

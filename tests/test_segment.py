@@ -103,7 +103,7 @@ def test_broken_digits_are_merged(bank, recognizer) -> None:
 def test_a_loose_top_bar_is_read_with_its_digit(bank, recognizer) -> None:
     """A 5's or a 7's bar, or the top of a 9's loop, comes loose when a light pen skips below
     it: alone it is no digit, and the rest reads as a sure 6, 1, 4 or 7, so it must not be
-    dropped (session 9's decoding read 5 of these 36 wrong, all of them 9s)."""
+    dropped (a decoder that skips it cheaply reads 5 of these 36 wrong, all of them 9s)."""
     right, loose, total = 0, 0, 0
     for frac, gap in ((0.25, 3), (0.3, 2)):
         for v in "579":
