@@ -90,7 +90,7 @@ def read_file(path: PathLike, recognizer: "Recognizer", options: ScanOptions = S
             gray = image.gray
             height, width = gray.shape
             try:
-                layout = choose_layout(gray, options.field_mode)
+                layout = choose_layout(gray.shape, options.field_mode)
                 if layout == "field":
                     fields = [read_field_image(gray, recognizer, options)]
                 else:

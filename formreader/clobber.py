@@ -27,8 +27,9 @@ def _real(path: str | os.PathLike[str]) -> str:
     return os.path.realpath(os.fspath(path))
 
 
-def _is_special(path: str | os.PathLike[str]) -> bool:
-    """A device, FIFO or socket (``/dev/stdout``, a named pipe): written to, never replaced."""
+def is_special(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is an existing device, FIFO or socket (``/dev/stdout``, a named pipe):
+    written to in place, never replaced."""
     try:
         mode = os.stat(path).st_mode
     except OSError:
@@ -53,7 +54,7 @@ def check_outputs(outputs: Iterable[tuple[str, str | os.PathLike[str] | None]],
     for name, path in protected:
         taken.setdefault(_real(path), f"{name} {os.fspath(path)}")
     for name, path in outputs:
-        if path is None or os.fspath(path) == "-" or _is_special(path):
+        if path is None or os.fspath(path) == "-" or is_special(path):
             continue
         real = _real(path)
         if real in taken:
@@ -89,7 +90,3 @@ def write_target(path: str | os.PathLike[str]) -> Path:
     p = Path(path)
     return Path(_real(p)) if p.is_symlink() else p
 
-
-def is_special(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is an existing device, FIFO or socket: written in place, not replaced."""
-    return _is_special(path)

@@ -38,9 +38,8 @@ class CleanField:
     mask: np.ndarray  # bool ink of the writing, rulings and edge marks removed
     others: np.ndarray  # bool ink that was removed (rulings, margins, print at the edges)
     scale: float  # working pixels per source pixel
-    inverted: bool  # the source was light ink on dark paper
     origin: tuple[int, int] = (0, 0)  # where the cleaned part begins in the source (x, y)
-    # Slant taken out (:func:`deslant`): working x = x_before + pad - shear * (y - centre).
+    # Slant taken out (:func:`shear_rows`): working x = x_before + pad - shear * (y - centre).
     shear: float = 0.0
     shear_pad: int = 0
     shear_centre: float = 0.0
@@ -266,9 +265,8 @@ def _crossing(rest: np.ndarray, horiz: np.ndarray, vert: np.ndarray) -> np.ndarr
         up[1:] = rest[:-1]
         down = np.zeros_like(rest)
         down[:-1] = rest[1:]
-        cols = np.zeros(rest.shape[1], bool)
         near = cv2.dilate(as_uint8(horiz), np.ones((5, 1), np.uint8)) > 0
-        cols |= ((up | down) & near & rest).any(axis=0)
+        cols = ((up | down) & near & rest).any(axis=0)
         out |= horiz & cols[None, :]
     if vert.any():
         near = cv2.dilate(as_uint8(vert), np.ones((1, 5), np.uint8)) > 0
@@ -318,16 +316,16 @@ def clean_field(gray: np.ndarray, height: int = WORK_HEIGHT) -> CleanField:
     gray = np.ascontiguousarray(gray, np.uint8)
     if gray.size == 0:
         blank = np.zeros(gray.shape, bool)
-        return CleanField(gray, blank, blank, 1.0, False)
+        return CleanField(gray, blank, blank, 1.0)
     scale = work_size(gray.shape, height)
     h, w = gray.shape
     size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    work = cv2.resize(gray, size, interpolation=interp) if size != (w, h) and gray.size else gray
-    work, inverted = paper_light(work)
-    if work.size == 0 or int(work.max()) - int(work.min()) < MIN_CONTRAST:  # one grey: nothing written
+    work = cv2.resize(gray, size, interpolation=interp) if size != (w, h) else gray
+    work, _ = paper_light(work)
+    if int(work.max()) - int(work.min()) < MIN_CONTRAST:  # one grey: nothing written
         blank = np.zeros(work.shape, bool)
-        return CleanField(np.full(work.shape, 255, np.uint8), blank, blank, scale, inverted)
+        return CleanField(np.full(work.shape, 255, np.uint8), blank, blank, scale)
     flat = flatten(work)
     ink = ink_mask(flat)
     sw = stroke_width(ink)
@@ -335,7 +333,7 @@ def clean_field(gray: np.ndarray, height: int = WORK_HEIGHT) -> CleanField:
     kept, lines = remove_lines(ink, stroke=sw)
     kept, edges = drop_edge_marks(kept)
     kept = _drop_specks(kept, sw)
-    return CleanField(flat, kept, lines | edges, scale, inverted)
+    return CleanField(flat, kept, lines | edges, scale)
 
 
 def _drop_specks(mask: np.ndarray, stroke: float, area: float = 1.0) -> np.ndarray:

@@ -24,7 +24,7 @@ from .model import Recognizer
 from .normalize import field_darkness
 from .page import digit_reasons
 from .results import Digit, Field, ScanOptions
-from .segment import Candidate, Lattice, Reading, read_lattices, segment_field
+from .segment import Atom, Candidate, Lattice, Reading, read_lattices, segment_field
 from .stats import median
 
 Rect = tuple[int, int, int, int]
@@ -33,7 +33,6 @@ Rect = tuple[int, int, int, int]
 # there: page digits are read at 20-40 px; smaller, a pen stroke fills a 6's or an 8's loop.
 DIGIT_PX = 36.0
 MAX_ENLARGE = 3.0
-deslant = True
 MIN_SHEAR = 0.05  # a slant below this (~3 degrees) is left alone
 ROI_PAD = 1.0  # digit heights of crop kept around the number when it is cleaned again
 # Marks at least this share of the tallest mark are digit-high (the rest: dots, dashes, specks).
@@ -55,9 +54,7 @@ class NumberMarks:
 
     mask: np.ndarray  # bool, the number's marks only (crop size)
     digit_height: float
-    other_lines: int = 0  # further lines of digit-high writing (above or below the number)
-    apart: int = 0  # digit-high marks on the number's line but far from it
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # other lines, marks apart: review reasons
     dashes: str = ""  # what a field without digit-high marks holds: "-" per flat mark, left to right
 
 
@@ -108,7 +105,7 @@ def select_number(mask: np.ndarray) -> NumberMarks:
     ink (a crossed-out number above it, the print of the form below it are other lines), its
     marks within GROUP_GAP digit heights of each other, and the small marks (dots, commas,
     dashes) that sit on that line between or just after them."""
-    h, w = mask.shape
+    w = mask.shape[1]
     if not mask.any():
         return NumberMarks(np.zeros_like(mask), 0.0)
     n, labels, stats = components(mask)
@@ -122,10 +119,9 @@ def select_number(mask: np.ndarray) -> NumberMarks:
     if not heights.any():
         return NumberMarks(np.zeros_like(mask), 0.0, dashes=_dashes(stats))
     # Pieces of a ruling left by the line finder (a worn column line, the shadow of the page's
-    # edge) are slivers far taller than the writing: they are not the number. The writing's
-    # height is first measured on the marks that are not thin (a 1 is thin too).
-    # Thin: a straight upright line, at most SLIVER_WIDTH pen widths across (a 1 or a 4 leans,
-    # and its box is wider than that).
+    # edge) are slivers: thin (a straight upright line, at most SLIVER_WIDTH pen widths across;
+    # a 1 or a 4 leans, and its box is wider) and far taller than the writing, whose height is
+    # measured on the marks that are not thin.
     thin = widths <= SLIVER_WIDTH * stroke_width(mask)
     stout = heights[(heights >= 0.3 * heights.max()) & ~thin]  # not print or specks either
     ref = median(stout) if stout.size else median(heights[heights > 0])
@@ -163,7 +159,7 @@ def select_number(mask: np.ndarray) -> NumberMarks:
         notes.append(f"{others} other line(s) of writing in the image")
     if apart:
         notes.append(f"{apart} mark(s) apart from the number")
-    return NumberMarks(keep.take(labels.astype(np.intp)), float(dh), others, apart, notes)
+    return NumberMarks(keep.take(labels.astype(np.intp)), float(dh), notes)
 
 
 # A skipped mark is a separator when it is at most this share of the digit height high
@@ -196,27 +192,27 @@ def written_text(lattice: Lattice, reading: Reading) -> str:
     else:
         band = (float(median([d.rect[1] for d in reading.digits])),
                 float(median([d.rect[1] + d.rect[3] for d in reading.digits])))
-    used = {i for a, b in reading.spans for i in range(a, b)}
     items: list[tuple[float, str]] = [(d.rect[0] + d.rect[2] / 2.0, str(d.value)) for d in reading.digits]
-    for i, atom in enumerate(lattice.atoms):
-        if i in used or not atom.whole:
-            continue
+    for atom in _skipped(lattice, reading):
         sep = _separator(atom.rect, band, lattice.digit_height)
         if sep is not None:
             items.append((atom.rect[0] + atom.rect[2] / 2.0, sep))
-    items.sort()
-    text = "".join(s for _, s in items)
-    return text
+    return "".join(s for _, s in sorted(items))
+
+
+def _skipped(lattice: Lattice, reading: Reading) -> list[Atom]:
+    """The whole marks of a field that the reading left out of its digits."""
+    used = {i for a, b in reading.spans for i in range(a, b)}
+    return [atom for i, atom in enumerate(lattice.atoms) if i not in used and atom.whole]
 
 
 def small_loops(lattice: Lattice, reading: Reading, min_hole: int = 2) -> int:
     """Marks the decoder skipped as too small for a digit that enclose a hole: a separator is
     a solid dot or tick, while a small ring beside the digits is often a 0 written small
     (``4º`` for 40) and must not pass as ``4.``."""
-    used = {i for a, b in reading.spans for i in range(a, b)}
     count = 0
-    for i, atom in enumerate(lattice.atoms):
-        if i in used or not atom.whole or atom.mask.size == 0:
+    for atom in _skipped(lattice, reading):
+        if atom.mask.size == 0:
             continue
         padded = np.pad(as_uint8(atom.mask), 1)
         contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
@@ -374,10 +370,11 @@ def _cleaned(gray: np.ndarray, digit_height: float = DIGIT_PX) -> tuple[CleanFie
 
 
 def _upright(cleaned: CleanField, number: NumberMarks) -> tuple[CleanField, NumberMarks]:
-    """The crop and its number with the writing's slant taken out (:func:`deslant` of
-    :mod:`formreader.crop_clean`): MNIST's digits stand upright, and a digit leaning 20
-    degrees reads as another (a slanted 4 as a 1, a 7 as a 1)."""
-    if not deslant or not number.mask.any():
+    """The crop and its number with the writing's slant taken out
+    (:func:`formreader.crop_clean.estimate_slant`, :func:`~formreader.crop_clean.shear_rows`):
+    MNIST's digits stand upright, and a digit leaning 20 degrees reads as another (a slanted 4
+    as a 1, a 7 as a 1)."""
+    if not number.mask.any():
         return cleaned, number
     k = estimate_slant(number.mask, DIGIT_HIGH * number.digit_height)
     if abs(k) < MIN_SHEAR:

@@ -31,12 +31,11 @@ def looks_like_field(shape: tuple[int, ...], max_side: int = MAX_FIELD_SIDE,
     return max(h, w) <= max_side or w >= min_aspect * h
 
 
-def choose_layout(gray_or_shape, mode: str) -> Layout:  # type: ignore[no-untyped-def]
-    """``field`` or ``page`` for an image (or its shape) read in ``mode``: ``field``, ``page``,
+def choose_layout(shape: tuple[int, ...], mode: str) -> Layout:
+    """``field`` or ``page`` for an image of ``shape`` read in ``mode``: ``field``, ``page``,
     ``boxes``, ``free`` as told; ``auto`` by :func:`looks_like_field`."""
     if mode == "field":
         return "field"
-    shape = getattr(gray_or_shape, "shape", gray_or_shape)
-    if mode == "auto" and looks_like_field(tuple(shape)):
+    if mode == "auto" and looks_like_field(shape):
         return "field"
     return "page"

@@ -52,7 +52,7 @@ def process_page(gray: np.ndarray, recognizer: Recognizer, pipeline: LoadedPipel
 
     spec = pipeline.spec
     height, width = gray.shape
-    layout = choose_layout(gray, spec.scan_options().field_mode)
+    layout = choose_layout(gray.shape, spec.scan_options().field_mode)
     found = read_named(gray, recognizer, spec, layout=layout)
     if spec.fields:
         found = [apply_rules(f, rules) for f, rules in zip(found, spec.fields)]

@@ -235,7 +235,7 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline,
     """
     options = spec.scan_options()
     if layout is None:
-        layout = choose_layout(gray, options.field_mode)
+        layout = choose_layout(gray.shape, options.field_mode)
     if layout == "field":  # the image is one field: the pipeline's first (only) field
         found = [read_field_image(gray, recognizer, options)]
         return _by_index(found, spec) if spec.fields else found
