@@ -75,8 +75,8 @@ def read_file(path: PathLike, recognizer: "Recognizer", options: ScanOptions = S
     """Each page of one file as a PageResult; every per-page failure becomes that page's error."""
     from . import page as page_stage  # looked up per call so tests can substitute read_page
     from .field_read import read_field_image
-    from .layout import choose_layout
     from .io import _describe, iter_pages
+    from .layout import choose_layout
 
     source = os.fspath(path)
     next_number = 1

@@ -46,7 +46,6 @@ def fail(message: str, code: ExitCode = ExitCode.USAGE) -> None:
 VERBOSE = {"on": False}  # set by the top-level --verbose
 
 
-
 @app.callback()
 def _options(verbose: bool = typer.Option(False, "--verbose", "-v",
                                           help="Show the traceback of an internal error (exit 70).")) -> None:

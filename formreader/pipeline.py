@@ -46,9 +46,8 @@ def display_path(path: Path) -> str:
 def process_page(gray: np.ndarray, recognizer: Recognizer, pipeline: LoadedPipeline, source: str,
                  number: int) -> PageResult:
     """One page: named fields, each checked against its rules."""
-    from .zones import read_named
-
     from .layout import choose_layout
+    from .zones import read_named
 
     spec = pipeline.spec
     height, width = gray.shape

@@ -22,8 +22,8 @@ from .clean import clean_page, map_bbox
 from .config import FieldSpec, Layout, Pipeline
 from .field_read import read_field_image
 from .fields import Box, FieldRegion, box_lines, box_region, comb_dividers, find_boxes, line_masks
-from .model import Recognizer
 from .layout import choose_layout
+from .model import Recognizer
 from .page import field_from_reading, field_lattice, read_page, reread_faint
 from .results import Field
 from .segment import Reading, estimate_digit_height, read_lattices
