@@ -20,12 +20,15 @@ import numpy as np
 from .clean import as_uint8, components
 from .crop_clean import WORK_HEIGHT, CleanField, clean_field, estimate_slant, shear_rows, stroke_width
 from .faint import faint_marks
+from .judge import judge
 from .model import Recognizer
 from .normalize import field_darkness
 from .page import digit_reasons
 from .results import Digit, Field, ScanOptions
 from .segment import Atom, Candidate, Lattice, Reading, read_lattices, segment_field
+from .shipped import string_model_path
 from .stats import median
+from .strings import load_string_reader, strip_of
 
 Rect = tuple[int, int, int, int]
 
@@ -403,5 +406,13 @@ def read_field_images(grays: list[np.ndarray], recognizer: Recognizer, options: 
     cleaned, numbers = zip(*[_cleaned(g) for g in grays]) if grays else ((), ())
     lattices = [field_lattice(c, n) for c, n in zip(cleaned, numbers)]
     readings = read_lattices(lattices, recognizer)
-    return [field_result(name, r, lat, n, c, (g.shape[1], g.shape[0]), options.threshold)
-            for g, c, n, lat, r in zip(grays, cleaned, numbers, lattices, readings)]
+    reader = load_string_reader(str(string_model_path())) if options.string_reader else None
+    out = []
+    for g, c, n, lat, r in zip(grays, cleaned, numbers, lattices, readings):
+        size = (g.shape[1], g.shape[0])
+        f = field_result(name, r, lat, n, c, size, options.threshold)
+        strip = strip_of(n.mask, n.digit_height) if reader is not None else None
+        if strip is not None and reader is not None:
+            f = judge(f, reader.read(strip), strip, lambda rect, c=c: c.to_source(rect, size))
+        out.append(f)
+    return out

@@ -44,6 +44,9 @@ class Field:
     digits: list[Digit] = field(default_factory=list)
     reason: str | None = None  # why status is "review"
     text: str | None = None  # typed rendering, e.g. "1,234.50" for an amount or a date
+    # The string reader's reading of a field image (formreader.judge): its text and the
+    # posterior of each character.
+    second: tuple[str, tuple[float, ...]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -58,6 +61,8 @@ class Field:
             out["reason"] = self.reason
         if self.text is not None:
             out["text"] = self.text
+        if self.second is not None:
+            out["string_reader"] = {"text": self.second[0], "confidences": [_conf(p) for p in self.second[1]]}
         return out
 
     def csv_row(self, source: str, page: int, layout: str = "") -> list[Any]:
@@ -104,3 +109,5 @@ class ScanOptions:
     binarize: Literal["auto", "otsu", "sauvola"] = "auto"
     dpi: int = 300  # render resolution for PDF pages
     faint_check: bool = True  # review fields with faint writing nobody read (formreader.faint)
+    # field images: read each also with the string reader, ok only when both agree (formreader.judge)
+    string_reader: bool = True

@@ -14,6 +14,8 @@ from pathlib import Path
 
 MODEL_ENV = "FORMREADER_MODEL"
 MODEL_FILE = "digits.keras"
+STRING_MODEL_ENV = "FORMREADER_STRING_MODEL"
+STRING_MODEL_FILE = "strings.onnx"
 
 
 def _shipped_file(package: str, folder: str, name: str) -> Path:
@@ -40,3 +42,11 @@ def default_model_path() -> Path:
 def shipped_pipelines() -> Path:
     """The folder of the shipped pipeline files (``pipelines/`` in the repository)."""
     return _shipped_file("formreader._pipelines", "pipelines", "nist-hsf.yaml").parent
+
+
+def string_model_path() -> Path:
+    """``$FORMREADER_STRING_MODEL`` if set, else the string reader shipped inside the package."""
+    env = os.environ.get(STRING_MODEL_ENV)
+    if env:
+        return Path(env)
+    return _shipped_file("formreader._models", "models", STRING_MODEL_FILE)
