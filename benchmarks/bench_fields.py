@@ -7,7 +7,9 @@ Reads the crops of ``../shared/data/fields/parish-rows`` (the held-out books by 
 - string accuracy: ``value`` equals the label (labels that are not all digits, like ``4a`` or
   ``NB``, count as wrong);
 - ok share and ok-precision: of the crops marked ``ok``, the share read right;
-- non-digit labels marked ok: those must all be ``review``.
+- non-digit labels marked ok: those must all be ``review``;
+- the string reader alone: its digits equal the label (``FORMREADER_STRING_MODEL=none`` runs
+  the segmenter alone, for the comparison).
 
 Speed: crops/s in one process (decode, clean, segment, classify), against a floor on the same
 crops in the same run (decode + Otsu + connected components), and their ratio; and crops/s of
@@ -82,7 +84,8 @@ def score(rows: list[tuple[Path, str, str]], fields: list) -> dict[str, dict[str
     table: dict[str, dict[str, float]] = {}
     for (_, label, book), f in zip(rows, fields):
         for key in (book, "all"):
-            s = table.setdefault(key, dict(crops=0, right=0, ok=0, ok_right=0, nondigit=0, nondigit_ok=0))
+            s = table.setdefault(key, dict(crops=0, right=0, ok=0, ok_right=0, nondigit=0, nondigit_ok=0,
+                                           string_right=0))
             value = "" if f is None else f.value
             ok = f is not None and f.status == "ok"
             s["crops"] += 1
@@ -91,8 +94,11 @@ def score(rows: list[tuple[Path, str, str]], fields: list) -> dict[str, dict[str
             s["ok_right"] += ok and value == label
             s["nondigit"] += not label.isdigit()
             s["nondigit_ok"] += ok and not label.isdigit()
+            second = "" if f is None or f.second is None else "".join(c for c in f.second[0] if c.isdigit())
+            s["string_right"] += second == label
     for s in table.values():
         s["accuracy"] = s["right"] / s["crops"]
+        s["string_reader_accuracy"] = s["string_right"] / s["crops"]
         s["ok_share"] = s["ok"] / s["crops"]
         s["ok_precision"] = s["ok_right"] / s["ok"] if s["ok"] else float("nan")
     return table
@@ -127,12 +133,12 @@ def main() -> None:
         print(json.dumps(dict(split=args.split, books=table, speed=speed), indent=1))
         return
     print(f"split {args.split}: {len(paths)} crops")
-    print("| book | crops | string accuracy | ok | ok-precision | non-digit labels (ok) |")
-    print("|---|---|---|---|---|---|")
+    print("| book | crops | string accuracy | ok | ok-precision | non-digit labels (ok) | string reader alone |")
+    print("|---|---|---|---|---|---|---|")
     for book in sorted(k for k in table if k != "all") + ["all"]:
         s = table[book]
         print(f"| {book} | {s['crops']} | {s['accuracy']:.1%} | {s['ok_share']:.1%} | "
-              f"{s['ok_precision']:.1%} | {s['nondigit']} ({s['nondigit_ok']}) |")
+              f"{s['ok_precision']:.1%} | {s['nondigit']} ({s['nondigit_ok']}) | {s['string_reader_accuracy']:.1%} |")
     print(f"ours {speed['crops_per_s']:.0f} crops/s in one process; floor {speed['floor_crops_per_s']:.0f} crops/s; "
           f"ours/floor {speed['ours_over_floor']:.1f}x; `formreader scan --mode field --workers {args.workers}` "
           f"{speed['cli_crops_per_s']:.0f} crops/s (start-up included; {speed['cli_steady_crops_per_s']:.0f} "

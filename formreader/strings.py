@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .errors import ModelError
 from .string_synth import ALPHABET, HEIGHT
 
 STRIP_DIGIT = 21.0  # digit height on the strip: the middle of what the network was trained on
@@ -170,8 +171,9 @@ class StringReader:
 
 
 @functools.lru_cache(maxsize=4)
-def load_string_reader(path: str) -> StringReader | None:
-    """The reader of the model file at ``path``; None when there is no such file."""
+def load_string_reader(path: str) -> StringReader:
+    """The reader of the model file at ``path``, once per process."""
     if not Path(path).is_file():
-        return None
+        raise ModelError(f"{path}: string model file not found (set FORMREADER_STRING_MODEL=none to read "
+                         f"field images with the segmenter alone)")
     return StringReader(path)

@@ -4,6 +4,7 @@ strings of MNIST test digits it never trained on, and judging it together with t
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,6 +78,7 @@ def test_onnx_export_matches_keras() -> None:
 @pytest.fixture(scope="module")
 def reader() -> StringReader:
     path = string_model_path()
+    assert path is not None, "FORMREADER_STRING_MODEL=none"
     if not path.is_file():
         pytest.fail(f"{path}: the shipped string model is missing")
     return StringReader(path)
@@ -88,7 +90,7 @@ def test_shipped_model_reads_strings_of_unseen_mnist_digits(mnist, reader) -> No
     x, _, _, texts = batch(writer, 300)
     read = [decode_best_path(reader.posteriors(img))[0] for img in x]
     exact = np.mean([a == b for a, b in zip(read, texts)])
-    card = json.loads(string_model_path().with_suffix(".json").read_text())
+    card = json.loads(Path(str(string_model_path())).with_suffix(".json").read_text())
     assert exact >= MIN_SYNTHETIC_EXACT, f"{exact:.3f} exact (model card: {card['synthetic_test_exact']})"
 
 
