@@ -6,7 +6,9 @@ The crop is cleaned (:mod:`formreader.crop_clean`), the marks of the number are 
 the digits are read by the page scanner's own segmenter and recognizer
 (:mod:`formreader.segment`). What the decoder skipped is kept as written: a dot or comma
 between digits, a trailing dash (:func:`written_text`), so ``value`` holds the digits and
-``text`` the number as written (``1.480.000``, ``25,50``, ``1500-``).
+``text`` the number as written (``1.480.000``, ``25,50``, ``1500-``). The string reader
+(:mod:`formreader.strings`) reads the same marks without cutting them, and the two are judged
+together (:mod:`formreader.judge`).
 """
 
 from __future__ import annotations
@@ -412,8 +414,7 @@ def read_field_images(grays: list[np.ndarray], recognizer: Recognizer, options: 
     for g, c, n, lat, r in zip(grays, cleaned, numbers, lattices, readings):
         size = (g.shape[1], g.shape[0])
         f = field_result(name, r, lat, n, c, size, options.threshold)
-        strip = strip_of(n.mask, n.digit_height) if reader is not None else None
-        if strip is not None and reader is not None:
+        if reader is not None and (strip := strip_of(n.mask, n.digit_height)) is not None:
             f = judge(f, reader.read(strip), strip, lambda rect, c=c: c.to_source(rect, size))
         out.append(f)
     return out

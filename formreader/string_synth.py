@@ -21,6 +21,7 @@ import numpy as np
 from .synth import glyph
 
 HEIGHT = 32  # rows of a string image
+STRIDE = 4  # string-image columns per column of the reader's output
 ALPHABET = "0123456789.,-/"  # class k + 1 is ALPHABET[k]; class 0 is the CTC blank
 DIGIT_HEIGHT = (18.0, 24.0)  # digit height range in a string image, pixels
 

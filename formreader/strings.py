@@ -21,10 +21,12 @@ import cv2
 import numpy as np
 
 from .errors import ModelError
-from .string_synth import ALPHABET, HEIGHT
+from .infer import Forward, onnx_session_forward
+from .string_synth import ALPHABET, HEIGHT, STRIDE
 
 STRIP_DIGIT = 21.0  # digit height on the strip: the middle of what the network was trained on
 STRIP_MARGIN = 0.5  # digit heights of blank kept left and right of the ink
+STRIP_MIN_WIDTH = 4 * STRIDE  # narrowest strip: four output columns
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ def strip_of(mask: np.ndarray, digit_height: float) -> Strip | None:
     x0, x1 = int(xs.min()) - pad, int(xs.max()) + 1 + pad
     crop = np.zeros((y1 - y0, x1 - x0), np.float32)
     crop[:, pad:-pad] = mask[y0:y1, x0 + pad : x1 - pad]
-    out_w = max(STRIDE_MIN, int(round(crop.shape[1] * f)))
+    out_w = max(STRIP_MIN_WIDTH, int(round(crop.shape[1] * f)))
     out_h = max(1, int(round(crop.shape[0] * f)))
     small = cv2.resize(crop, (out_w, out_h), interpolation=cv2.INTER_AREA)
     strip = np.zeros((HEIGHT, out_w), np.float32)
@@ -143,27 +145,16 @@ def strip_of(mask: np.ndarray, digit_height: float) -> Strip | None:
     return Strip(strip, x0, y0, y1 - y0, out_w / crop.shape[1], digit_height)
 
 
-STRIDE = 4  # strip columns per output column
-STRIDE_MIN = 16  # narrowest strip: four output columns
-
 
 class StringReader:
     """The ONNX string model, loaded once per process."""
 
     def __init__(self, path: str | Path, threads: int = 1) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.forward: Forward = onnx_session_forward(Path(path).read_bytes(), threads)
 
     def posteriors(self, strip: np.ndarray) -> np.ndarray:
         """(T, classes) posteriors of one strip."""
-        return self.session.run(None, {"x": strip[None]})[0][0]
+        return self.forward(strip[None])[0]
 
     def read(self, strip: Strip) -> StringReading:
         text, conf, cols = decode_best_path(self.posteriors(strip.image))

@@ -24,10 +24,9 @@ import numpy as np
 
 from .data import Mnist
 from .infer import _bn_scale_shift, _Graph
-from .string_synth import ALPHABET, HEIGHT, StringWriter, batch, batches
+from .string_synth import ALPHABET, HEIGHT, STRIDE, StringWriter, batch, batches
 
 CLASSES = len(ALPHABET) + 1  # + the CTC blank, class 0
-STRIDE = 4  # image columns per output column
 
 
 @dataclass
