@@ -27,13 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from formreader.pagecrops import PIPELINE_KINDS as PIPELINES  # noqa: E402  pipeline -> sample kind
+from formreader.training.pagecrops import PIPELINE_KINDS as PIPELINES  # noqa: E402  pipeline -> sample kind
+
 NO_OUTPUTS = ["outputs.csv=", "outputs.json=", "outputs.overlays=", "outputs.review="]
 
 
 def samples(mnist: str | None, count: int, seed: int, dpis: list[int]) -> Path:
     """Render (once) ``count`` samples of every kind the pipelines read."""
-    from formreader.synth import Digits, write_samples
+    from formreader.training.synth import Digits, write_samples
 
     folder = Path(tempfile.gettempdir()) / "formreader-bench-accuracy" / (
         f"seed{seed}-n{count}-dpi{'_'.join(map(str, dpis)) or 'random'}")
@@ -47,9 +48,9 @@ def samples(mnist: str | None, count: int, seed: int, dpis: list[int]) -> Path:
 def score(folder: Path, threshold: float | None = None) -> dict:
     """Digit accuracy (edit distance against the truth) and field accuracy, per pipeline."""
     from formreader.config import load_pipeline
-    from formreader.evaluate import edit_distance
-    from formreader.model import load_model
-    from formreader.pipeline import run
+    from formreader.driver.pipeline import run
+    from formreader.recognizer.model import load_model
+    from formreader.training.evaluate import edit_distance
 
     rec = load_model()
     report: dict = {"pipelines": {}, "wrong": []}

@@ -106,7 +106,7 @@ def tf_function(model: Any, xla: bool = False) -> Forward:
 
 
 def onnx_fp32(model: Any) -> Forward:
-    from formreader.infer import onnx_forward
+    from formreader.recognizer.infer import onnx_forward
 
     return onnx_forward(model)
 
@@ -116,7 +116,7 @@ def onnx_int8(model: Any, calibration: np.ndarray) -> Forward:
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-    from formreader.infer import keras_to_onnx, thread_count
+    from formreader.recognizer.infer import keras_to_onnx, thread_count
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -141,7 +141,7 @@ def litert(model: Any, quant: str | None, calibration: np.ndarray) -> Forward:
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    from formreader.infer import thread_count
+    from formreader.recognizer.infer import thread_count
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)  # variables frozen to constants
     if quant is not None:
@@ -169,7 +169,7 @@ def litert(model: Any, quant: str | None, calibration: np.ndarray) -> Forward:
 
 def recognizer(path: Path, screen: bool = True) -> Forward:
     """What the scanner calls: the full model behind its screen (``screen=False``: alone)."""
-    from formreader.model import load_model
+    from formreader.recognizer.model import load_model
 
     rec = load_model(path, screen=screen)
 
@@ -212,8 +212,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = ap.parse_args()
 
-    from formreader.data import load_mnist
-    from formreader.model import load_keras_model
+    from formreader.recognizer.model import load_keras_model
+    from formreader.training.data import load_mnist
 
     data = load_mnist(args.mnist)
     x_test = np.ascontiguousarray(data.x_test[: args.check], np.float32) / np.float32(255.0)

@@ -49,7 +49,7 @@ def floor(paths: list[Path]) -> float:
 def ours(paths: list[Path]) -> tuple[list, float]:
     """Each crop's first field (None for a crop that could not be read), and the seconds taken."""
     from formreader.api import read_file
-    from formreader.model import load_model
+    from formreader.recognizer.model import load_model
     from formreader.results import ScanOptions
 
     rec = load_model()

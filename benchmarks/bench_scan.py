@@ -23,7 +23,7 @@ What one run reports, all on the same page files:
   native work bounds what any rewrite of the orchestration around those calls could reach;
 * Tesseract ``tesseract PAGE stdout --psm 11`` on a few pages, if the binary is on PATH.
 
-Pages: :func:`formreader.synth.render` ("hsf" at 300 dpi: the top of a NIST HSF form with 28 boxed
+Pages: :func:`formreader.training.synth.render` ("hsf" at 300 dpi: the top of a NIST HSF form with 28 boxed
 digit fields written with MNIST *test* digits, scanned with skew, blur, noise, JPEG), placed on a
 US-letter sheet (2550 x 3300 px, the size of the real NIST scans) of the same noisy paper, and
 saved as PNG. ``--distinct`` pages are rendered (cached in the temp dir); a batch of ``--pages``
@@ -87,7 +87,7 @@ def make_pages(distinct: int, seed: int, mnist: Path, fmt: str) -> tuple[list[Pa
     for i in range(distinct):
         image, truth = cache / f"hsf-{i:03d}.{fmt}", cache / f"hsf-{i:03d}.digits"
         if not (image.exists() and truth.exists()):
-            from formreader import synth
+            from formreader.training import synth
 
             if digits is None:
                 digits = synth.Digits.load_test(mnist)
@@ -273,16 +273,17 @@ class StageClock:
 def stages(files: list[Path], model: Path) -> dict[str, Any]:
     """Read ``files`` in this process with the scanner's stage functions wrapped by a clock.
 
-    Wrapped by name where ``formreader.page``/``io``/``segment`` look them up; a stage whose
+    Wrapped by name where ``formreader.reading.page``/``io``/``segment`` look them up; a stage whose
     function is not where it is expected is reported as missing rather than guessed.
     """
     import io
 
-    from formreader import api, page, segment
+    from formreader import api
     from formreader import io as page_io  # api.read_file imports iter_pages from here per call
-    from formreader.model import load_model
+    from formreader.output.writers import JsonWriter
+    from formreader.reading import page, segment
+    from formreader.recognizer.model import load_model
     from formreader.results import ScanOptions
-    from formreader.writers import JsonWriter
 
     clock = StageClock()
     missing = []
@@ -335,7 +336,7 @@ def stages(files: list[Path], model: Path) -> dict[str, Any]:
 def candidates_per_page(files: list[Path], model: Path) -> float:
     """Crops sent to the classifier per page (the segmenter's candidates, not just digits)."""
     from formreader import api
-    from formreader.model import load_model
+    from formreader.recognizer.model import load_model
     from formreader.results import ScanOptions
 
     rec = load_model(model)
@@ -375,7 +376,7 @@ def native_split(files: list[Path], model: Path, top: int = 8) -> dict[str, Any]
     import pstats
 
     from formreader import api
-    from formreader.model import load_model
+    from formreader.recognizer.model import load_model
     from formreader.results import ScanOptions
 
     rec = load_model(model)
@@ -490,9 +491,9 @@ def main() -> None:
         "format": args.format, "digits_per_page": round(sum(digits) / len(digits), 1),
         "workers": args.workers, "stage_threads": threads, "backend_env": os.environ.get("FORMREADER_BACKEND", "auto"),
     }
-    # The first process to load a model exports it to ONNX and caches that (formreader.infer);
+    # The first process to load a model exports it to ONNX and caches that (formreader.recognizer.infer);
     # every later one, including the batch workers below, loads the cache. Measure that case.
-    subprocess.run([sys.executable, "-c", f"from formreader.model import load_model; load_model({str(args.model)!r})"],
+    subprocess.run([sys.executable, "-c", f"from formreader.recognizer.model import load_model; load_model({str(args.model)!r})"],
                    check=True, capture_output=True)
     # pip writes bytecode for what it installs. From a source checkout run with
     # PYTHONDONTWRITEBYTECODE (as on our machines) every process would instead compile
@@ -500,7 +501,7 @@ def main() -> None:
     import formreader
 
     compileall.compile_dir(Path(formreader.__file__).parent, quiet=1)
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by formreader.infer when the model loads
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by formreader.recognizer.infer when the model loads
     cv2.setNumThreads(threads)
     say("formreader --help ...")
     report["help_s"] = round(help_seconds(), 3)

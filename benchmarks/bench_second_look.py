@@ -3,7 +3,7 @@
 Why: a change to how doubtful digits are read again (tilts, a second network, the threshold)
 moves a few fields in a thousand, and bench_accuracy.py needs ~15 s per sample set of whole
 pages to see it. This script cuts labelled 28x28 crops of MNIST *test* digits from fresh
-synthetic pages once (``formreader.pagecrops``, the scanner's own cuts; cached), then reads the
+synthetic pages once (``formreader.training.pagecrops``, the scanner's own cuts; cached), then reads the
 doubtful ones again every way there is and counts the errors, on the same crops:
 
     python benchmarks/bench_second_look.py --mnist ../shared/data/mnist --seed 61000 --pages 60
@@ -35,9 +35,9 @@ def crops(mnist: str | None, seed: int, pages: int) -> tuple[np.ndarray, np.ndar
     model in use (its cuts depend on the model: the cache is per model file too)."""
     import hashlib
 
-    from formreader.model import load_model
-    from formreader.pagecrops import page_crops
-    from formreader.synth import Digits
+    from formreader.recognizer.model import load_model
+    from formreader.training.pagecrops import page_crops
+    from formreader.training.synth import Digits
 
     rec = load_model()
     assert rec.path is not None
@@ -54,7 +54,7 @@ def crops(mnist: str | None, seed: int, pages: int) -> tuple[np.ndarray, np.ndar
 def score(x: np.ndarray, y: np.ndarray, below: float) -> dict:
     """Errors, silent errors (wrong at ``below`` or more) and doubtful digits (under ``below``)
     for each way of reading the doubtful crops again; the sure ones keep the first reading."""
-    from formreader.model import load_model
+    from formreader.recognizer.model import load_model
 
     full = load_model(screen=False)
     first = full.probabilities(x)
@@ -88,7 +88,7 @@ def main() -> None:
     if args.model:
         os.environ["FORMREADER_MODEL"] = args.model
     from formreader.errors import FormreaderError
-    from formreader.model import LOOK_AGAIN_BELOW
+    from formreader.recognizer.model import LOOK_AGAIN_BELOW
 
     t0 = time.perf_counter()
     try:

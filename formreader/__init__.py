@@ -13,9 +13,9 @@ __all__ = ["read", "load_model", "Recognizer", "to_mnist", "__version__"]
 
 _LAZY = {
     "read": ("formreader.api", "read"),
-    "load_model": ("formreader.model", "load_model"),
-    "Recognizer": ("formreader.model", "Recognizer"),
-    "to_mnist": ("formreader.normalize", "to_mnist"),
+    "load_model": ("formreader.recognizer.model", "load_model"),
+    "Recognizer": ("formreader.recognizer.model", "Recognizer"),
+    "to_mnist": ("formreader.imaging.normalize", "to_mnist"),
 }
 
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from .errors import FormreaderError, InputError, ModelError, OutputError
-from .inputs import find_inputs
-from .results import PageResult, ScanOptions
+from formreader.errors import FormreaderError, InputError, ModelError, OutputError
+from formreader.io.inputs import find_inputs
+from formreader.results import PageResult, ScanOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from .model import Recognizer
+    from formreader.recognizer.model import Recognizer
 
 PathLike = Union[str, "os.PathLike[str]"]
 ModelArg = Union["Recognizer", PathLike, None]
@@ -31,7 +31,7 @@ def read(path: PathLike | Sequence[PathLike], options: ScanOptions = ScanOptions
          model: ModelArg = None) -> list[PageResult]:
     """Read every page of a file (or of each file in a directory, glob or list).
 
-    ``model`` is a loaded :class:`~formreader.model.Recognizer`, a ``.keras`` path, or None for
+    ``model`` is a loaded :class:`~formreader.recognizer.model.Recognizer`, a ``.keras`` path, or None for
     the default model; it is loaded once per process and reused by later calls.
     """
     args = [path] if isinstance(path, (str, os.PathLike)) else list(path)
@@ -49,13 +49,13 @@ def scan_files(files: Sequence[PathLike], options: ScanOptions = ScanOptions(), 
     pixels are (in the worker) as ``<stem>-p<page>.png``.
 
     This runs in the batch parent, whose workers start only once it gets here, so it imports
-    nothing heavy (see :mod:`formreader.inputs`).
+    nothing heavy (see :mod:`formreader.io.inputs`).
     """
-    from .batch import ordered_map
+    from formreader.driver.batch import ordered_map
 
     stems: list[str | None] = [None] * len(files)
     if overlay_dir is not None:  # report imports numpy: only when overlays are asked for
-        from .report import overlay_stems
+        from formreader.output.report import overlay_stems
 
         stems[:] = overlay_stems(files)
     odir = None if overlay_dir is None else os.fspath(overlay_dir)
@@ -73,10 +73,10 @@ def scan_files(files: Sequence[PathLike], options: ScanOptions = ScanOptions(), 
 def read_file(path: PathLike, recognizer: "Recognizer", options: ScanOptions = ScanOptions(),
               overlay_dir: PathLike | None = None, overlay_stem: str | None = None) -> Iterator[PageResult]:
     """Each page of one file as a PageResult; every per-page failure becomes that page's error."""
-    from . import page as page_stage  # looked up per call so tests can substitute read_page
-    from .field_read import read_field_image
-    from .io import _describe, iter_pages
-    from .layout import choose_layout
+    from formreader.imaging.layout import choose_layout
+    from formreader.io.pages import _describe, iter_pages
+    from formreader.reading import page as page_stage  # looked up per call so tests can substitute read_page
+    from formreader.reading.field_read import read_field_image
 
     source = os.fspath(path)
     next_number = 1
@@ -112,7 +112,7 @@ def read_file(path: PathLike, recognizer: "Recognizer", options: ScanOptions = S
 
 def _save_overlay(gray: np.ndarray, result: PageResult, options: ScanOptions, overlay_dir: PathLike,
                   stem: str) -> None:
-    from .report import draw_overlay, overlay_name, write_overlay
+    from formreader.output.report import draw_overlay, overlay_name, write_overlay
 
     target = Path(overlay_dir) / overlay_name(stem, result.page)
     try:
@@ -145,12 +145,12 @@ def _crashed(task: _FileTask) -> list[PageResult]:
 
 
 def _worker_recognizer(model_path: str) -> "Recognizer":
-    from .model import load_model, native_stderr_muted
+    from formreader.recognizer.model import load_model, native_stderr_muted
 
     # batch.init_worker put this process's share of the cores in the environment.
     threads = int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0"))
     with native_stderr_muted():
-        # Only if TensorFlow is already loaded: the ONNX fast path (formreader.infer) never
+        # Only if TensorFlow is already loaded: the ONNX fast path (formreader.recognizer.infer) never
         # imports it, and TF started later reads TF_NUM_INTRAOP_THREADS itself. Importing it
         # here cost each worker seconds and ~700 MB (benchmarks/bench_scan.py).
         if threads > 0 and "tensorflow" in __import__("sys").modules:
@@ -176,7 +176,7 @@ def check_model(model: ModelArg = None, workers: int = 1, quiet: bool = True) ->
     if workers > 1:
         _model_path(model)  # the workers load it; the parent stays light
     elif quiet:
-        from .model import native_stderr_muted
+        from formreader.recognizer.model import native_stderr_muted
 
         with native_stderr_muted():
             _recognizer(model)
@@ -185,7 +185,7 @@ def check_model(model: ModelArg = None, workers: int = 1, quiet: bool = True) ->
 
 
 def _recognizer(model: ModelArg) -> "Recognizer":
-    from .model import Recognizer, load_model
+    from formreader.recognizer.model import Recognizer, load_model
 
     if isinstance(model, Recognizer):
         return model
@@ -194,7 +194,7 @@ def _recognizer(model: ModelArg) -> "Recognizer":
 
 def _model_path(model: ModelArg) -> str:
     """A path a worker process can load the same model from (Recognizers do not pickle)."""
-    from .shipped import default_model_path
+    from formreader.recognizer.shipped import default_model_path
 
     if model is not None and not isinstance(model, (str, os.PathLike)):  # a loaded Recognizer
         if model.path is None:

@@ -20,8 +20,8 @@ try:  # typer's usage errors (BadParameter and kin): its own exit 2, never an "i
 except ImportError:  # pragma: no cover - typer before it vendored click
     from click.exceptions import ClickException as _UsageBase  # type: ignore[assignment]
 
-from .errors import ExitCode, FormreaderError
-from .results import ScanOptions
+from formreader.errors import ExitCode, FormreaderError
+from formreader.results import ScanOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -118,11 +118,11 @@ def scan(
     2 bad usage (bad option, no inputs matched, no model, an output that is an input),
     3 an output could not be written, 70 internal error, 130 interrupted.
     """
-    from .api import check_model, scan_files
-    from .batch import Progress, sigterm_as_interrupt
-    from .clobber import check_outputs, check_overlay_dir
-    from .inputs import find_inputs
-    from .writers import format_for, make_writer, open_output
+    from formreader.api import check_model, scan_files
+    from formreader.driver.batch import Progress, sigterm_as_interrupt
+    from formreader.io.inputs import find_inputs
+    from formreader.output.clobber import check_outputs, check_overlay_dir
+    from formreader.output.writers import format_for, make_writer, open_output
 
     files, unmatched = find_inputs(paths)
     for line in unmatched:
@@ -133,7 +133,7 @@ def scan(
         fail(f"{output}: is a directory; -o needs a file name")
     check_outputs([("-o", output)], files)
     if overlay is not None:
-        from .report import overlay_stems
+        from formreader.output.report import overlay_stems
 
         check_overlay_dir(overlay, overlay_stems(files), force)
     if overlay is not None:
@@ -208,9 +208,10 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-epoch progress."),
 ) -> None:
     """Train the digit CNN (with the reject class) and write the model, its card (.json) and curves (.png)."""
-    from .data import load_mnist
-    from .model import ARCHITECTURES
-    from .train import TrainConfig, train as run_training
+    from formreader.recognizer.model import ARCHITECTURES
+    from formreader.training.data import load_mnist
+    from formreader.training.train import TrainConfig
+    from formreader.training.train import train as run_training
 
     if arch not in ARCHITECTURES:
         raise typer.BadParameter(f"unknown network {arch!r} (expected one of: {', '.join(ARCHITECTURES)})", param_hint="--arch")
@@ -248,9 +249,9 @@ def evaluate(
                                          "marks (the model card's fixed draw; ~20 s more)."),
 ) -> None:
     """Accuracy, per-class table, confusion matrix and calibration on the MNIST test set."""
-    from .data import load_mnist
-    from .evaluate import digit_report, format_table, save_error_grid
-    from .model import load_model
+    from formreader.recognizer.model import load_model
+    from formreader.training.data import load_mnist
+    from formreader.training.evaluate import digit_report, format_table, save_error_grid
 
     data = load_mnist(mnist)
     rec = load_model(model)
@@ -261,7 +262,7 @@ def evaluate(
     report["errors_png"] = str(errors_png)
     report["model"] = str(rec.path)
     if scan_style:
-        from .train import score_scan_style
+        from formreader.training.train import score_scan_style
 
         report["scan_style_test"], report["reject"] = score_scan_style(rec, data)
     if as_json:
@@ -284,11 +285,11 @@ def predict(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
     """Recognise one handwritten digit per image: digit, confidence and the top 3."""
-    from .io import load_gray
-    from .model import CLASS_NAMES, load_model
-    from .normalize import ink_from_gray, to_mnist
-
     import numpy as np
+
+    from formreader.imaging.normalize import ink_from_gray, to_mnist
+    from formreader.io.pages import load_gray
+    from formreader.recognizer.model import CLASS_NAMES, load_model
 
     failed = 0
     crops, names = [], []
@@ -327,12 +328,12 @@ def run(
     force: bool = typer.Option(False, "--force", help="Replace overlay PNGs already in outputs.overlays."),
 ) -> None:
     """Run a pipeline: read its inputs, name and validate fields, write CSV/JSON/overlays/review.html."""
-    from .config import load_pipeline
+    from formreader.config import load_pipeline
 
     extra = [f"model={model.resolve()}"] if model is not None else []
     loaded = load_pipeline(pipeline, [*overrides, *extra])
-    from .clobber import check_outputs, check_overlay_dir
-    from .report import overlay_stems
+    from formreader.output.clobber import check_outputs, check_overlay_dir
+    from formreader.output.report import overlay_stems
 
     check_outputs([("outputs.csv", loaded.csv), ("outputs.json", loaded.json), ("outputs.review", loaded.review)],
                   loaded.files, [("pipeline", loaded.source)] + ([("model", loaded.model)] if loaded.model else []))
@@ -340,13 +341,13 @@ def run(
     if check:
         typer.echo(f"{pipeline}: ok ({len(loaded.files)} input files, {len(loaded.spec.fields)} named fields)")
         return
-    from .pipeline import run as run_pipeline
+    from formreader.driver.pipeline import run as run_pipeline
 
     def report(page: Any) -> None:
         if page.error:
             typer.echo(f"formreader: error: {page.error}", err=True)
 
-    from .batch import sigterm_as_interrupt
+    from formreader.driver.batch import sigterm_as_interrupt
 
     with sigterm_as_interrupt():
         _, summary = run_pipeline(loaded, on_page=report, to_stdout=True)
@@ -376,7 +377,7 @@ def synth(
     mnist: Optional[Path] = typer.Option(None, "--mnist", help=MNIST_HELP),
 ) -> None:
     """Generate synthetic scans of filled-in forms from MNIST test digits, each with its truth JSON."""
-    from .synth import KINDS, Digits, write_samples
+    from formreader.training.synth import KINDS, Digits, write_samples
 
     bad = [k for k in kinds if k not in KINDS]
     if bad:

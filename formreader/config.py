@@ -48,9 +48,9 @@ from typing import Any, Literal, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from .errors import ConfigError
-from .inputs import recursive_glob
-from .results import ScanOptions
+from formreader.errors import ConfigError
+from formreader.io.inputs import recursive_glob
+from formreader.results import ScanOptions
 
 MAX_BYTES = 1 << 20  # a pipeline is a page of YAML; anything bigger is a mistake or an attack
 MAX_NODES = 20_000  # nodes after expanding aliases: stops "billion laughs" documents
@@ -85,7 +85,7 @@ class Cleaning(_Strict):
     deskew: bool = True
     binarize: Literal["auto", "otsu", "sauvola"] = "auto"
     dpi: int = Field(300, ge=50, le=1200, description="render resolution for PDF pages")
-    # Review a field that shows faint writing nobody read (formreader.faint); off for forms
+    # Review a field that shows faint writing nobody read (formreader.imaging.faint); off for forms
     # printed with light drop-out guides in their boxes, which would all be flagged.
     faint_check: bool = True
 
@@ -94,7 +94,7 @@ class Layout(_Strict):
     """How fields are found: by the scanner (boxes / free / auto) or at fixed zones."""
 
     # field: every image is one cropped number; page: a form (boxes, else free numbers);
-    # auto: field or page, per image (formreader.layout).
+    # auto: field or page, per image (formreader.imaging.layout).
     mode: Literal["auto", "page", "field", "boxes", "free", "zones"] = "auto"
     # Zones are relative to the registration frame: the extent of the form's ruled lines, the
     # four corner marks, or the whole page.

@@ -44,7 +44,7 @@ class Field:
     digits: list[Digit] = field(default_factory=list)
     reason: str | None = None  # why status is "review"
     text: str | None = None  # typed rendering, e.g. "1,234.50" for an amount or a date
-    # The string reader's reading of a field image (formreader.judge): its text and the
+    # The string reader's reading of a field image (formreader.reading.judge): its text and the
     # posterior of each character.
     second: tuple[str, tuple[float, ...]] | None = None
 
@@ -108,6 +108,6 @@ class ScanOptions:
     deskew: bool = True
     binarize: Literal["auto", "otsu", "sauvola"] = "auto"
     dpi: int = 300  # render resolution for PDF pages
-    faint_check: bool = True  # review fields with faint writing nobody read (formreader.faint)
-    # field images: read each also with the string reader, ok only when both agree (formreader.judge)
+    faint_check: bool = True  # review fields with faint writing nobody read (formreader.imaging.faint)
+    # field images: read each also with the string reader, ok only when both agree (formreader.reading.judge)
     string_reader: bool = True

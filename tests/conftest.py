@@ -29,14 +29,14 @@ def mnist_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def mnist(mnist_dir: Path):
-    from formreader.data import load_mnist
+    from formreader.training.data import load_mnist
 
     return load_mnist(mnist_dir)
 
 
 @pytest.fixture(scope="session")
 def recognizer():
-    from formreader.model import load_model
+    from formreader.recognizer.model import load_model
 
     return load_model(SHIPPED_MODEL)
 

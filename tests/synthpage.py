@@ -101,8 +101,8 @@ def pick_digits(images: np.ndarray, labels: np.ndarray, recognizer, per_class: i
     Page tests then measure the page pipeline (boxes, cuts, merges), not the model's hardest
     digits. Deterministic: the test set's order decides.
     """
-    from formreader.model import PAGE_SCREEN_CONFIDENCE
-    from formreader.normalize import to_mnist
+    from formreader.imaging.normalize import to_mnist
+    from formreader.recognizer.model import PAGE_SCREEN_CONFIDENCE
 
     idx = np.arange(min(pool * 10, len(images)))
     crops = np.stack([to_mnist(images[i] >= 128) for i in idx])

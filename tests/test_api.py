@@ -18,7 +18,7 @@ from PIL import Image
 
 import formreader
 from formreader import api
-from formreader.batch import ordered_map
+from formreader.driver.batch import ordered_map
 from formreader.errors import ModelError
 from formreader.results import Digit, Field, ScanOptions
 
@@ -44,10 +44,10 @@ def fake_scanner(monkeypatch):
         loads.append(path)
         return FAKE_MODEL
 
-    monkeypatch.setattr("formreader.model.load_model", fake_load_model)
-    monkeypatch.setattr("formreader.page.read_page", ink_field)
+    monkeypatch.setattr("formreader.recognizer.model.load_model", fake_load_model)
+    monkeypatch.setattr("formreader.reading.page.read_page", ink_field)
     # The test pages are tiny, which --mode auto takes for field images: read them as pages.
-    monkeypatch.setattr("formreader.layout.choose_layout", lambda gray, mode: "page")
+    monkeypatch.setattr("formreader.imaging.layout.choose_layout", lambda gray, mode: "page")
     return loads
 
 
@@ -97,7 +97,7 @@ def test_a_scanner_failure_on_one_page_is_that_pages_error(tmp_path: Path, fake_
             raise IndexError("segment list empty")
         return ink_field(gray, recognizer, options)
 
-    monkeypatch.setattr("formreader.page.read_page", flaky)
+    monkeypatch.setattr("formreader.reading.page.read_page", flaky)
     odd = np.full((40, 40), 255, np.uint8)
     odd[0, 0] = 0
     Image.fromarray(odd).save(tmp_path / "odd.png")
@@ -113,7 +113,7 @@ def test_a_model_problem_stops_the_batch(tmp_path: Path, fake_scanner, monkeypat
     def broken(gray, recognizer, options):
         raise ModelError("digits.keras: model maps (32, 32, 1) -> (10,)")
 
-    monkeypatch.setattr("formreader.page.read_page", broken)
+    monkeypatch.setattr("formreader.reading.page.read_page", broken)
     page_with_ink(tmp_path / "a.png", top=1, height=1)
     with pytest.raises(ModelError):
         formreader.read(tmp_path / "a.png")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from formreader.augment import _scan, elastic, mild, scan_digit, scan_mask, shaded
-from formreader.normalize import to_mnist
+from formreader.imaging.normalize import to_mnist
+from formreader.training.augment import _scan, elastic, mild, scan_digit, scan_mask, shaded
 
 
 def _bar(h: int = 40, w: int = 40) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from formreader import clean
+from formreader.imaging import clean
 from synthpage import INK, PAPER, uneven_lighting
 
 

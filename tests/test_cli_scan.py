@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import NIST_SCAN, SHIPPED_MODEL, _need
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import NIST_SCAN, SHIPPED_MODEL, _need
 from formreader.cli import app
 from formreader.results import Digit, Field
 
@@ -34,10 +34,10 @@ def ink_field(gray, recognizer, options):
 
 @pytest.fixture
 def fake_scanner(monkeypatch):
-    monkeypatch.setattr("formreader.model.load_model", lambda path=None: FAKE_MODEL)
-    monkeypatch.setattr("formreader.page.read_page", ink_field)
+    monkeypatch.setattr("formreader.recognizer.model.load_model", lambda path=None: FAKE_MODEL)
+    monkeypatch.setattr("formreader.reading.page.read_page", ink_field)
     # The test pages are tiny, which --mode auto takes for field images: read them as pages.
-    monkeypatch.setattr("formreader.layout.choose_layout", lambda gray, mode: "page")
+    monkeypatch.setattr("formreader.imaging.layout.choose_layout", lambda gray, mode: "page")
 
 
 @pytest.fixture
@@ -145,7 +145,7 @@ class FakeTerminal(io.StringIO):
 
 @pytest.mark.parametrize("stream_type, bar_shown", [(FakeTerminal, True), (io.StringIO, False)])
 def test_progress_bar_only_on_a_terminal(stream_type, bar_shown) -> None:
-    from formreader.batch import Progress
+    from formreader.driver.batch import Progress
 
     stream = stream_type()
     with Progress(3, stream=stream) as progress:
@@ -275,7 +275,7 @@ def test_a_bug_is_one_line_exit_70_and_its_traceback_with_verbose(batch, fake_sc
     def broken(*args, **kwargs):
         raise RuntimeError("writer broke")
 
-    monkeypatch.setattr("formreader.writers.make_writer", broken)
+    monkeypatch.setattr("formreader.output.writers.make_writer", broken)
     result = scan(batch["a.png"])
     assert result.exit_code == 70
     assert "internal error (RuntimeError: writer broke)" in result.output and "--verbose" in result.output
@@ -288,7 +288,7 @@ def test_interrupt_exits_130(batch, fake_scanner, monkeypatch) -> None:
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("formreader.writers.make_writer", interrupted)
+    monkeypatch.setattr("formreader.output.writers.make_writer", interrupted)
     result = scan(batch["a.png"])
     assert result.exit_code == 130 and "interrupted" in result.output
 
@@ -302,7 +302,7 @@ def test_interrupt_keeps_what_was_read_and_exits_130(batch, fake_scanner, monkey
             raise KeyboardInterrupt
         return ink_field(gray, recognizer, options)
 
-    monkeypatch.setattr("formreader.page.read_page", stop_on_second)
+    monkeypatch.setattr("formreader.reading.page.read_page", stop_on_second)
     out = tmp_path / "r.json"
     result = scan(batch["a.png"], batch["c.png"], "-o", out)
     assert result.exit_code == 130 and "interrupted after 1 of 2 file(s)" in result.output

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from formreader.cli import app
-from formreader.clobber import check_outputs, check_overlay_dir
 from formreader.errors import FormreaderError
-from formreader.writers import atomic_write
+from formreader.output.clobber import check_outputs, check_overlay_dir
+from formreader.output.writers import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "postal-000.jpg"

@@ -8,8 +8,8 @@ import struct
 import numpy as np
 import pytest
 
-from formreader.data import load_mnist, parse_idx_images, parse_idx_labels
 from formreader.errors import DataError
+from formreader.training.data import load_mnist, parse_idx_images, parse_idx_labels
 
 
 def idx_images(images: np.ndarray, magic: int = 2051) -> bytes:

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from formreader.faint import faint_marks
-from formreader import page as page_module
-from formreader.page import read_page
+from formreader.imaging.faint import faint_marks
+from formreader.reading import page as page_module
+from formreader.reading.page import read_page
 from synthpage import PAPER, Page, digits_for, pick_digits
 
 

@@ -1,7 +1,7 @@
 """The fast inference path must read exactly what the Keras model reads.
 
-The scanner classifies through :class:`formreader.model.Recognizer`, which runs the network on
-ONNX Runtime when the export reproduces Keras (``formreader.infer``). Here the whole MNIST test
+The scanner classifies through :class:`formreader.recognizer.model.Recognizer`, which runs the network on
+ONNX Runtime when the export reproduces Keras (``formreader.recognizer.infer``). Here the whole MNIST test
 set goes through both: identical argmax on all 10,000 digits and probabilities within 1e-4.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import SHIPPED_MODEL
 
 TOLERANCE = 1e-4
@@ -19,7 +18,7 @@ TOLERANCE = 1e-4
 def keras_model():
     if not SHIPPED_MODEL.exists():
         pytest.skip(f"{SHIPPED_MODEL} not trained yet")
-    from formreader.model import load_keras_model
+    from formreader.recognizer.model import load_keras_model
 
     return load_keras_model(SHIPPED_MODEL)
 
@@ -33,7 +32,7 @@ def keras_probs(keras_model, mnist) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def full_recognizer():
-    from formreader.model import load_model
+    from formreader.recognizer.model import load_model
 
     return load_model(SHIPPED_MODEL, screen=False)
 
@@ -54,7 +53,7 @@ def test_shipped_model_uses_the_fast_path(recognizer):
 def test_onnx_export_matches_keras_on_odd_inputs(keras_model):
     """Blank, saturated, noise and batch sizes that are not a multiple of anything."""
     pytest.importorskip("onnxruntime")
-    from formreader.infer import onnx_forward
+    from formreader.recognizer.infer import onnx_forward
 
     forward = onnx_forward(keras_model)
     rng = np.random.default_rng(3)
@@ -88,7 +87,7 @@ def test_whole_input_conv_becomes_a_matrix_product(then_conv):
     import keras
     import onnx
 
-    from formreader.infer import keras_to_onnx, onnx_session_forward
+    from formreader.recognizer.infer import keras_to_onnx, onnx_session_forward
 
     keras.utils.set_random_seed(5)
     inputs = keras.Input((28, 28, 1))
@@ -116,7 +115,7 @@ def test_whole_input_conv_becomes_a_matrix_product(then_conv):
 
 
 def test_tf_backend_is_the_same_reading(keras_model, mnist, keras_probs):
-    from formreader.infer import tf_forward
+    from formreader.recognizer.infer import tf_forward
 
     x = mnist.x_test[:500].astype(np.float32) / np.float32(255.0)
     np.testing.assert_allclose(tf_forward(keras_model)(x), keras_probs[:500], atol=TOLERANCE)
@@ -126,7 +125,7 @@ def test_unsupported_layers_fall_back_to_tensorflow():
     pytest.importorskip("onnxruntime")
     import keras
 
-    from formreader.infer import UnsupportedModel, keras_to_onnx, make_forward
+    from formreader.recognizer.infer import UnsupportedModel, keras_to_onnx, make_forward
 
     inputs = keras.Input((28, 28, 1))
     x = keras.layers.MaxPooling2D()(inputs)
@@ -147,7 +146,7 @@ def test_export_cache_loads_without_tensorflow(tmp_path, keras_model):
     import subprocess
     import sys
 
-    code = ("import sys, numpy as np; from formreader.model import load_model; "
+    code = ("import sys, numpy as np; from formreader.recognizer.model import load_model; "
             f"r = load_model({str(SHIPPED_MODEL)!r}); "
             "p = r.probabilities(np.linspace(0, 1, 3 * 784, dtype=np.float32).reshape(3, 28, 28)); "
             "print(r.backend, 'tensorflow' in sys.modules, repr(p.tobytes().hex()))")
@@ -161,7 +160,7 @@ def test_export_cache_loads_without_tensorflow(tmp_path, keras_model):
 
 
 def test_cache_is_keyed_by_the_model_bytes(tmp_path, monkeypatch):
-    from formreader.infer import cache_path
+    from formreader.recognizer.infer import cache_path
 
     monkeypatch.setenv("FORMREADER_CACHE", str(tmp_path))
     a, b = tmp_path / "a.keras", tmp_path / "b.keras"

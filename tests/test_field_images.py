@@ -19,11 +19,11 @@ from typer.testing import CliRunner
 import parish
 from formreader.cli import app
 from formreader.config import load_pipeline
-from formreader.crop_clean import (clean_field, drop_edge_marks, estimate_slant, flatten, paper_light, remove_lines,
-                                   shear_rows)
 from formreader.errors import ConfigError
-from formreader.field_read import _separator, read_field_images
-from formreader.layout import choose_layout, looks_like_field
+from formreader.imaging.crop_clean import (clean_field, drop_edge_marks, estimate_slant, flatten, paper_light,
+                                           remove_lines, shear_rows)
+from formreader.imaging.layout import choose_layout, looks_like_field
+from formreader.reading.field_read import _separator, read_field_images
 from formreader.results import ScanOptions
 
 # Every 12th crop of the development books: 401 crops of 9 books, read in a few seconds.

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from formreader import clean, fields
+from formreader.imaging import clean, fields
 from synthpage import Page
 
 
@@ -211,7 +211,7 @@ FORM_VALUES = ["307", "41", "9562", "13579"]  # three boxes, then the comb field
 
 
 def read_values(gray: np.ndarray, recognizer) -> list[str]:
-    from formreader.page import read_page
+    from formreader.reading.page import read_page
 
     return [f.value for f in read_page(gray, recognizer)]
 
@@ -274,7 +274,7 @@ def test_comb_with_tick_mark_dividers_reads_one_digit_per_cell(bank, recognizer,
 def test_comb_zone_erases_its_ticks_but_not_a_stroke_above_one() -> None:
     """A comb found from its rulings in a template zone erases the dividers drawn, where they are
     drawn: a digit's stroke over a cell edge, above a short tick, is kept."""
-    from formreader import zones
+    from formreader.reading import zones
 
     p = Page(400, 200)
     p.tick_comb(40, 60, 40, 50, 5, 2, tick=0.3)
@@ -442,7 +442,7 @@ def test_two_strokes_hanging_from_the_top_ruling_do_not_make_a_comb(monkeypatch)
 
 @pytest.fixture(scope="module")
 def test_digits(mnist):
-    from formreader.synth import Digits
+    from formreader.training.synth import Digits
 
     return Digits.from_mnist(mnist.x_test, mnist.y_test)
 
@@ -455,7 +455,7 @@ def test_a_box_notched_by_bold_digits_fused_with_its_sides_is_found(test_digits,
     """A held-out HSF page (bench_accuracy seed 17000, sample 13): a bold 1 and 4 fused with
     the rulings of the "14" box left notches in the mask of rulings that took 23% of its writing
     area; the box was lost and, counted by index, every later field read its neighbour's box."""
-    from formreader.synth import decode, render
+    from formreader.training.synth import decode, render
 
     gray = decode(render("hsf", 17013, test_digits, 200)[0])
     assert _box_lines(gray) == [3, 3, 5, 5, 5, 5, 5, 1]
@@ -464,7 +464,7 @@ def test_a_box_notched_by_bold_digits_fused_with_its_sides_is_found(test_digits,
 
 
 def test_neither_the_loop_of_a_bold_0_nor_a_broken_comb_is_a_notched_box(test_digits, monkeypatch) -> None:
-    from formreader.synth import decode, render
+    from formreader.training.synth import decode, render
 
     # A meter card (seed 7000, sample 0): a bold 0 whose loop fills 78% of its rectangle, as an
     # ellipse does; taken for a box, it held the meter zone, which then read nothing.

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from formreader.config import load_pipeline
-from formreader.evaluate import edit_distance
-from formreader.pipeline import run
+from formreader.driver.pipeline import run
 from formreader.results import PageResult
+from formreader.training.evaluate import edit_distance
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"

@@ -13,8 +13,8 @@ import tifffile
 from PIL import Image
 
 from formreader.errors import InputError
-from formreader.inputs import find_inputs
-from formreader.io import MAX_PIXELS, iter_pages, load_gray
+from formreader.io.inputs import find_inputs
+from formreader.io.pages import MAX_PIXELS, iter_pages, load_gray
 
 
 def pattern(h: int = 24, w: int = 36) -> np.ndarray:
@@ -332,7 +332,7 @@ def _pillow_gray(path: Path) -> np.ndarray:
 
 
 def _fast(path: Path) -> np.ndarray | None:
-    from formreader.io import _plain_png_gray
+    from formreader.io.pages import _plain_png_gray
 
     with open(path, "rb") as fh, Image.open(fh) as im:
         return _plain_png_gray(fh, im)

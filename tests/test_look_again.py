@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-
 from conftest import SHIPPED_MODEL
-from formreader.model import LOOK_AGAIN_TILTS, NUM_CLASSES, Recognizer, load_model, second_path
-from formreader.normalize import tilted
+
+from formreader.imaging.normalize import tilted
+from formreader.recognizer.model import LOOK_AGAIN_TILTS, NUM_CLASSES, Recognizer, load_model, second_path
 
 
 def _recording(answers: list[np.ndarray], seen: list[np.ndarray]):
@@ -113,8 +113,8 @@ def test_the_shipped_model_has_its_second_network_beside_it(tmp_path, monkeypatc
 def test_only_doubtful_digits_of_a_reading_are_looked_at_again():
     """The page's readings: a digit read below LOOK_AGAIN_BELOW takes the second look's value
     and confidence; the others, and where each digit is, stay as decoded."""
-    from formreader.model import LOOK_AGAIN_BELOW
-    from formreader.segment import DigitRead, Reading, look_again
+    from formreader.reading.segment import DigitRead, Reading, look_again
+    from formreader.recognizer.model import LOOK_AGAIN_BELOW
 
     class Looking:
         def __init__(self) -> None:
@@ -140,7 +140,7 @@ def test_only_doubtful_digits_of_a_reading_are_looked_at_again():
 def test_the_second_look_reads_doubtful_mnist_digits_better(mnist):
     """On real handwriting: the MNIST test digits the shipped full model reads below 0.9
     (measured: 29 of 100 misread; 17 after the tilted look, 16 with the second network)."""
-    from formreader.model import LOOK_AGAIN_BELOW
+    from formreader.recognizer.model import LOOK_AGAIN_BELOW
 
     rec = load_model(SHIPPED_MODEL, screen=False)
     assert rec.second is not None

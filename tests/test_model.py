@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
-
 from conftest import SHIPPED_MODEL
-from formreader.evaluate import digit_report, reject_report
-from formreader.model import REJECT
-from formreader.train import fixed_eval_sets
+
+from formreader.recognizer.model import REJECT
+from formreader.training.evaluate import digit_report, reject_report
+from formreader.training.train import fixed_eval_sets
 
 
 def test_shipped_model_is_small():

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from formreader.page import read_page
+from formreader.reading.page import read_page
 from formreader.results import ScanOptions
 
 TRUTH = ("0123456789 0123456789 0123456789 16 899 0124 43744 403875 821 7358 55925 116213 86 "

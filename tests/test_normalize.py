@@ -7,16 +7,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from formreader.normalize import (
-    BOX,
-    FRINGE_MAX,
-    _fix_stroke,
-    field_darkness,
-    ink_from_gray,
-    shade,
-    stroke_width,
-    to_mnist,
-)
+from formreader.imaging.normalize import (BOX, FRINGE_MAX, _fix_stroke, field_darkness, ink_from_gray, shade,
+                                          stroke_width, to_mnist)
 
 CENTRE = 13.5
 

@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from formreader.data import Mnist
-from formreader.pagecrops import PIPELINE_KINDS, labelled_crops, page_crops
-from formreader.segment import DigitRead, Reading
-from formreader.synth import Digits
-from formreader.train import TrainConfig, train
+from formreader.reading.segment import DigitRead, Reading
+from formreader.training.data import Mnist
+from formreader.training.pagecrops import PIPELINE_KINDS, labelled_crops, page_crops
+from formreader.training.synth import Digits
+from formreader.training.train import TrainConfig, train
 
 
 def _reading(values: str) -> Reading:
@@ -59,7 +59,7 @@ def test_page_crops_are_deterministic(mnist, recognizer, crops) -> None:
 def test_fine_tuning_on_page_crops_starts_from_the_given_model(mnist, tmp_path) -> None:
     import keras
 
-    from formreader.shipped import default_model_path
+    from formreader.recognizer.shipped import default_model_path
 
     fast = default_model_path().with_name("digits-fast.keras")
     small = Mnist(mnist.x_train[:1500], mnist.y_train[:1500], mnist.x_test[:300], mnist.y_test[:300],

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from formreader.config import load_pipeline
-from formreader.pipeline import run
-from formreader.validate import luhn_ok
-from formreader.zones import read_named
+from formreader.driver.pipeline import run
+from formreader.reading.zones import read_named
+from formreader.rules.validate import luhn_ok
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -161,8 +161,8 @@ def test_a_failing_rule_sends_a_read_field_to_review(tmp_path: Path, recognizer)
 
 
 def test_review_page_escapes_and_embeds_crops() -> None:
+    from formreader.output.review import ReviewItem, crop_png, render
     from formreader.results import Field
-    from formreader.review import ReviewItem, crop_png, render
 
     gray = np.full((200, 300), 220, np.uint8)
     cv2.putText(gray, "42", (100, 120), cv2.FONT_HERSHEY_SIMPLEX, 2, 0, 4)
@@ -215,7 +215,7 @@ def test_a_field_read_a_digit_too_long_is_read_within_its_length(mnist, recogniz
     """A fresh meter card (bench_accuracy seed 7000, sample 13): a stray stroke before the phone
     number was read as a 6, giving 11 digits where the field holds 10. Read again within its
     length, the number is right, and in review saying what was first read."""
-    from formreader.synth import Digits, decode, render
+    from formreader.training.synth import Digits, decode, render
 
     jpeg, truth = render("numbers", 7013, Digits.from_mnist(mnist.x_test, mnist.y_test), 200)
     spec = load_pipeline(ROOT / "pipelines" / "forms.yaml").spec
@@ -228,7 +228,7 @@ def test_a_field_read_a_digit_too_long_is_read_within_its_length(mnist, recogniz
 def test_run_interrupted_writes_the_pages_read_and_exits_130(tmp_path: Path, monkeypatch) -> None:
     from typer.testing import CliRunner
 
-    import formreader.pipeline as pipeline_mod
+    import formreader.driver.pipeline as pipeline_mod
     from formreader.cli import app
 
     for name in ("a.jpg", "b.jpg"):

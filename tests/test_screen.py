@@ -7,9 +7,9 @@ same argmax on the whole MNIST test set, with only a few percent of crops sent o
 from __future__ import annotations
 
 import numpy as np
-
 from conftest import ROOT, SHIPPED_MODEL
-from formreader.model import NUM_CLASSES, Recognizer, load_model, screen_path
+
+from formreader.recognizer.model import NUM_CLASSES, Recognizer, load_model, screen_path
 
 
 def _fixed(probs: np.ndarray, calls: list[int]):
@@ -81,9 +81,9 @@ def test_a_model_without_a_screen_beside_it_reads_alone(tmp_path):
 def test_the_page_scanner_holds_the_screen_to_the_stricter_threshold(recognizer, monkeypatch):
     """Page crops (cuts, merges, box-line scraps) go on to the full model unless the screen is
     PAGE_SCREEN_CONFIDENCE sure: on them a small screen is sure of what the full model doubts."""
-    from formreader.model import PAGE_SCREEN_CONFIDENCE, SCREEN_CONFIDENCE
-    from formreader.io import load_gray
-    from formreader.page import read_page
+    from formreader.io.pages import load_gray
+    from formreader.reading.page import read_page
+    from formreader.recognizer.model import PAGE_SCREEN_CONFIDENCE, SCREEN_CONFIDENCE
 
     assert PAGE_SCREEN_CONFIDENCE > SCREEN_CONFIDENCE
     asked: list[float | None] = []

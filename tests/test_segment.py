@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from formreader import clean, normalize, segment
+from formreader.imaging import clean, normalize
+from formreader.reading import segment
 from synthpage import INK, Page, digits_for, ink_width, pick_digits
 
 H = 40  # digit height in pixels, about 150 dpi
@@ -338,7 +339,7 @@ def test_counted_decoding_with_any_count_is_plain_decoding(rows) -> None:
 
 def test_length_rules_of_fields() -> None:
     from formreader.config import FieldSpec
-    from formreader.validate import digit_count_rule
+    from formreader.rules.validate import digit_count_rule
 
     def rule(**kw):
         return digit_count_rule(FieldSpec(name="f", index=0, **kw))

@@ -1,4 +1,4 @@
-"""formreader.stats.median stands in for np.median in the field stages: it must be the same number."""
+"""formreader.imaging.stats.median stands in for np.median in the field stages: it must be the same number."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from formreader.stats import median
+from formreader.imaging.stats import median
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 

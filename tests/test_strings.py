@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from formreader.judge import judge
+from formreader.reading.judge import judge
+from formreader.recognizer.shipped import string_model_path
+from formreader.recognizer.strings import (ALPHABET, HEIGHT, StringReader, StringReading, decode_beam, decode_best_path,
+                                           strip_of)
 from formreader.results import Digit, Field
-from formreader.shipped import string_model_path
-from formreader.string_synth import ALPHABET, HEIGHT, StringWriter, batch, encode
-from formreader.strings import StringReader, StringReading, decode_beam, decode_best_path, strip_of
+from formreader.training.string_synth import StringWriter, batch, encode
 
 
 def _posteriors(classes: list[int], sure: float = 0.98) -> np.ndarray:
@@ -63,7 +64,7 @@ def test_onnx_export_matches_keras() -> None:
     pytest.importorskip("tensorflow")
     import onnxruntime as ort
 
-    from formreader.train_strings import build_string_model, string_model_to_onnx
+    from formreader.training.train_strings import build_string_model, string_model_to_onnx
 
     model = build_string_model()
     x = np.random.default_rng(0).random((3, HEIGHT, 61)).astype(np.float32)  # odd width

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from formreader.synth import KINDS, Digits, decode, glyph, render
-from formreader.validate import aba_ok, format_amount, parse_date
+from formreader.rules.validate import aba_ok, format_amount, parse_date
+from formreader.training.synth import KINDS, Digits, decode, glyph, render
 
 
 @pytest.fixture(scope="module")

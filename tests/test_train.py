@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from formreader.data import Mnist
-from formreader.train import TrainConfig, train
+from formreader.training.data import Mnist
+from formreader.training.train import TrainConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +49,8 @@ def test_a_teacher_gives_its_probabilities_as_the_targets(small):
     that very input (scan-style digits, reject marks and all), not its label."""
     import keras
 
-    from formreader.model import Recognizer, build_fast_model
-    from formreader.train import _make_sequence, make_pools
+    from formreader.recognizer.model import Recognizer, build_fast_model
+    from formreader.training.train import _make_sequence, make_pools
 
     cfg = TrainConfig(limit=200, batch_size=32, scan_variants=1)
     x, y = small.x_train[:200], small.y_train[:200]

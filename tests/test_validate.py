@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from formreader.config import FieldSpec
 from formreader.results import Digit, Field
-from formreader.validate import (aba_check_digit, aba_ok, apply_rules, format_amount, luhn_check_digit,
-                                 luhn_ok, mod11_check_digit, mod11_ok, parse_date)
+from formreader.rules.validate import (aba_check_digit, aba_ok, apply_rules, format_amount, luhn_check_digit, luhn_ok,
+                                       mod11_check_digit, mod11_ok, parse_date)
 
 
 def found(value: str, status: str = "ok", reason: str | None = None) -> Field:

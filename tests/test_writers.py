@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from formreader.report import MAX_SIDE, draw_overlay, overlay_stems, write_overlay
+from formreader.output.report import MAX_SIDE, draw_overlay, overlay_stems, write_overlay
+from formreader.output.writers import CsvWriter, JsonWriter, atomic_write, format_for, open_output, spreadsheet_safe
 from formreader.results import CSV_COLUMNS, Digit, Field, PageResult
-from formreader.writers import CsvWriter, JsonWriter, atomic_write, format_for, open_output, spreadsheet_safe
 
 
 def sample_pages() -> list[PageResult]:
@@ -156,7 +156,7 @@ def colour_count(img: np.ndarray, rgb: tuple[int, int, int], region: tuple[int, 
 
 
 def test_overlay_marks_ok_review_and_low_confidence_digits() -> None:
-    from formreader import report
+    from formreader.output import report
 
     gray = np.full((300, 400), 255, np.uint8)
     gray[50:100, 60:160] = 0  # some "ink"
@@ -192,7 +192,7 @@ def test_overlay_of_a_failed_page_shows_the_error() -> None:
     gray = np.full((200, 600), 255, np.uint8)
     img = draw_overlay(gray, PageResult("x.png", 1, 600, 200, error="x.png: page 1: could not read page"),
                        threshold=0.9)
-    from formreader import report
+    from formreader.output import report
 
     assert colour_count(img, report.ERROR, (0, 0, 600, 60)) > 50
 

@@ -1,0 +1,383 @@
+"""Clean-up of a field image: one cropped number, as a capture tool or a cheque scanner cuts it.
+
+A crop is not a page. Its number fills a large share of it, and its edges carry what the cut
+went through: the black of the scanner bed beside the paper, a table's ruling, the underline
+the number was written on, a neighbour's stroke, a line of print. Every stage here is a pure
+function (array in, array out) whose sizes are shares of the crop or of the strokes it holds,
+never pixels of one source, so a 40 px box and a 600 px cheque amount go through the same code.
+
+Stages, in the order :func:`clean_field` runs them: :func:`paper_light` (either polarity),
+:func:`flatten` (the paper's brightness divided out: shadows, stains, the scanner bed),
+:func:`ink_mask` (threshold on the flattened grey), :func:`remove_lines` (long straight rulings,
+keeping the strokes that cross them), :func:`drop_edge_marks` (ink cut by the crop's edge).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from formreader.imaging.clean import as_uint8, components
+
+# Crops are brought to this height before cleaning (up or down): digits then measure 20-120
+# px, the size the segmenter and the MNIST normalisation are made for, and a 2,000 px scan of
+# one amount costs no more than a 150 px one.
+WORK_HEIGHT = 160
+MAX_WORK_WIDTH = 1600
+# A crop whose grey levels span less than this holds no writing (an empty or all-black crop).
+MIN_CONTRAST = 24
+
+
+@dataclass(frozen=True)
+class CleanField:
+    """A field image ready for segmentation, and how to get back to the source pixels."""
+
+    gray: np.ndarray  # uint8, paper light, flattened, working size
+    mask: np.ndarray  # bool ink of the writing, rulings and edge marks removed
+    others: np.ndarray  # bool ink that was removed (rulings, margins, print at the edges)
+    scale: float  # working pixels per source pixel
+    origin: tuple[int, int] = (0, 0)  # where the cleaned part begins in the source (x, y)
+    # Slant taken out (:func:`shear_rows`): working x = x_before + pad - shear * (y - centre).
+    shear: float = 0.0
+    shear_pad: int = 0
+    shear_centre: float = 0.0
+
+    def to_source(self, rect: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+        """A working-pixel rectangle as the source-pixel rectangle that holds it, within ``size``."""
+        x, y, w, h = rect
+        xs = []
+        for cy in (y, y + h):
+            back = self.shear * (cy - self.shear_centre) - self.shear_pad
+            xs += [x + back, x + w + back]
+        s, (ox, oy) = self.scale, self.origin
+        x0, x1 = ox + int(np.floor(min(xs) / s)), ox + int(np.ceil(max(xs) / s))
+        y0, y1 = oy + int(np.floor(y / s)), oy + int(np.ceil((y + h) / s))
+        x0, y0 = max(0, min(x0, size[0])), max(0, min(y0, size[1]))
+        return (x0, y0, max(0, min(x1, size[0]) - x0), max(0, min(y1, size[1]) - y0))
+
+
+def work_size(shape: tuple[int, ...], height: int = WORK_HEIGHT, max_width: int = MAX_WORK_WIDTH) -> float:
+    """Scale factor that brings a crop to ``height`` rows (its width at most ``max_width``)."""
+    h, w = shape[:2]
+    if h == 0 or w == 0:
+        return 1.0
+    return min(height / h, max_width / w)
+
+
+def paper_light(gray: np.ndarray, dark_share: float = 0.6) -> tuple[np.ndarray, bool]:
+    """The crop with light paper and dark ink, and whether it had to be inverted.
+
+    A crop is inverted when more than ``dark_share`` of it falls on the dark side of Otsu's
+    threshold: ink covers a few percent of a field, and even a scanner bed down one side
+    (up to ~40% of a register crop) leaves the paper the larger share.
+    """
+    if gray.size == 0 or int(gray.max()) == int(gray.min()):
+        return gray, False
+    t, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if float(np.count_nonzero(gray <= t)) > dark_share * gray.size:
+        return 255 - gray, True
+    return gray, False
+
+
+def _rank(gray: np.ndarray, q: float, above: int = -1) -> float:
+    """The grey level at quantile ``q`` (by rank) of a uint8 image's pixels brighter than
+    ``above``, from its histogram (no sort); 255 when there are none."""
+    hist = cv2.calcHist([np.ascontiguousarray(gray)], [0], None, [256], [0, 256]).ravel()
+    hist[: above + 1] = 0
+    total = float(hist.sum())
+    if total == 0:
+        return 255.0
+    return float(np.searchsorted(np.cumsum(hist), q * total))
+
+
+def _odd(n: float) -> int:
+    n = max(3, int(round(n)))
+    return n if n % 2 else n + 1
+
+
+def flatten(gray: np.ndarray, window: float = 0.12, off_paper: float = 0.6) -> np.ndarray:
+    """The crop divided by its paper brightness: paper at 255 wherever it is, ink below.
+
+    The paper level comes from a grey closing (a max filter, then a min filter) over a window
+    of ``window`` of the crop height, wider than any pen stroke and narrower than a digit: it
+    replaces the strokes by the paper around them. A dark area wider than the window (the
+    scanner bed beside the page, a stain, a shadow) is its own "paper" and comes out white, so
+    it never reaches the threshold as ink. Where that paper is darker than ``off_paper`` of
+    the crop's usual paper level, the crop is off the paper, and left blank.
+    """
+    if gray.size == 0:
+        return gray
+    k = _odd(window * gray.shape[0])
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
+    paper = cv2.blur(paper, (k, k))
+    paper = np.maximum(paper, gray)
+    out = gray.astype(np.float32) * 255.0 / np.maximum(paper.astype(np.float32), 1.0)
+    out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    # Off the paper: where the "paper" is far darker than the crop's own paper (the scanner
+    # bed, a black border), dividing would blow its noise up into ink. Such areas, and a
+    # window's width around them (their edge), are blank.
+    level = _rank(paper, 0.9)
+    off = paper < off_paper * level
+    if off.any():
+        off = cv2.dilate(as_uint8(off), kernel) > 0
+        out[off] = 255
+    return out
+
+
+def ink_mask(flat: np.ndarray, min_contrast: float = 0.1, noise_sigmas: float = 4.0,
+             strong: float = 1.6, own_level: float = 0.4) -> np.ndarray:
+    """Ink of a flattened crop, by hysteresis: pixels darker than the paper by more than its
+    noise (``noise_sigmas`` robust standard deviations, at least ``min_contrast`` of the paper
+    level) that belong to a mark with some pixels ``strong`` times as dark as that.
+
+    Why not Otsu: a field is nearly all paper, and its dark pixels mix a black ruling with a
+    faint pencil number; any split between classes loses the number. The paper's own noise is
+    what tells ink from paper, and the hysteresis keeps a faint stroke whole while JPEG noise,
+    which never gets strong, goes. Each mark is then cut at ``own_level`` of its own
+    darkness (:func:`_own_level`).
+    """
+    if flat.size == 0:
+        return np.zeros(flat.shape, bool)
+    dark = 255.0 - flat.astype(np.float32)
+    # The paper's spread: the median darkness of the pixels nearer paper than black.
+    mad = 255.0 - _rank(flat, 0.5, above=127)
+    low = max(255.0 * min_contrast, noise_sigmas * 1.4826 * mad)
+    mask = hysteresis(dark, low, strong * low)
+    return _own_level(mask, dark, own_level)
+
+
+def hysteresis(image: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Pixels above ``low`` in 4-connected regions that reach above ``high``: what
+    ``skimage.filters.apply_hysteresis_threshold`` gives, with OpenCV's labelling (~4x sooner
+    on a crop)."""
+    weak = image > low
+    if not weak.any():
+        return weak
+    n, labels = cv2.connectedComponents(as_uint8(weak), connectivity=4, ltype=cv2.CV_32S)
+    keep = np.zeros(n, bool)
+    keep[labels[image > high]] = True
+    keep[0] = False
+    return keep[labels]
+
+
+def _own_level(mask: np.ndarray, dark: np.ndarray, share: float) -> np.ndarray:
+    """Each mark of ``mask`` thresholded again at ``share`` of its own darkness (its 90th
+    percentile): the noise-level threshold fits a faint pencil stroke, but widens a dark pen's
+    stroke by its blurred edge until the loops of a 6 or an 8 fill in."""
+    n, labels, stats = components(mask)
+    out = mask.copy()
+    for i in range(1, n):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        lab = labels[y : y + h, x : x + w] == i
+        d = dark[y : y + h, x : x + w]
+        vals = d[lab]
+        k = (vals.size - 1) * 9 // 10  # the 90th percentile by rank (np.percentile is ~10x slower)
+        level = float(np.partition(vals, k)[k])
+        out[y : y + h, x : x + w] &= ~lab | (d >= share * level)
+    return out
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Typical pen width in pixels: twice the mean distance of ink to paper, over the ink."""
+    if not mask.any() or mask.all():
+        return 1.0
+    dist = cv2.distanceTransform(as_uint8(mask), cv2.DIST_L2, 3)
+    ridge = dist[dist >= 1.0]
+    return float(2.0 * np.median(ridge)) if ridge.size else 1.0
+
+
+def _lines(mask: np.ndarray, lengths: tuple[int, ...], horizontal: bool, gap: int = 0) -> list[np.ndarray]:
+    """Pixels on straight runs of ink at least each of ``lengths`` long (one pixel's tolerance
+    across, breaks of up to ``gap`` pixels along: a worn ruling comes in pieces)."""
+    m = as_uint8(mask)
+    # A ruling on a slightly skewed scan steps by a pixel: close the steps across it first.
+    across = cv2.getStructuringElement(cv2.MORPH_RECT, (1, 3) if horizontal else (3, 1))
+    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, across)
+    if gap > 0:
+        along = cv2.getStructuringElement(cv2.MORPH_RECT, (gap + 1, 1) if horizontal else (1, gap + 1))
+        m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, along)
+    out = []
+    for length in lengths:
+        size = (length, 1) if horizontal else (1, length)
+        opened = cv2.morphologyEx(m, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, size))
+        # Rulings widened by a pixel either way: their anti-aliased edges go with them.
+        out.append((cv2.dilate(opened, across) > 0) & mask)
+    return out
+
+
+def remove_lines(mask: np.ndarray, h_length: float = 0.5, v_length: float = 0.45,
+                 stroke: float | None = None, gap: float = 0.04) -> tuple[np.ndarray, np.ndarray]:
+    """The ink without its long straight rulings, and the ink removed.
+
+    A horizontal ruling is a run at least ``h_length`` of the crop width (an underline, a
+    table line, a box's top or bottom); a vertical one, at least ``v_length`` of its height
+    (a column ruling, a box side). A digit's straight strokes are a fraction of those (a 1 in
+    a field of two digits fills ~60% of a tight crop's height: vertical rulings must be longer
+    or lie at the crop's side, :func:`_edge_band`). Where a stroke crosses a ruling, the
+    ruling's rows are kept under the stroke: ink both above and below the band within a
+    stroke's width bridges it again, so a 4 written through its underline stays one 4.
+    """
+    h, w = mask.shape
+    if not mask.any():
+        return mask.copy(), np.zeros_like(mask)
+    sw = stroke if stroke is not None else stroke_width(mask)
+    gh, gv = int(gap * w), int(gap * h)
+    horiz = _lines(mask, (max(3, int(h_length * w)),), True, gh)[0] if w >= 8 else np.zeros_like(mask)
+    if h >= 8:
+        # A vertical run shorter than 75% of the height is a ruling only at the crop's sides.
+        vert, tall = _lines(mask, (max(3, int(v_length * h)), max(3, int(0.75 * h))), False, gv)
+        vert = (vert & _edge_band(w, 0.2)[None, :]) | tall
+    else:
+        vert = np.zeros_like(mask)
+    lines = horiz | vert
+    if not lines.any():
+        return mask.copy(), lines
+    rest = mask & ~lines
+    # Bridge strokes across the removed bands: close the remaining ink across each band.
+    reach = max(3, int(round(2 * sw)) | 1)
+    v_close = cv2.morphologyEx(as_uint8(rest), cv2.MORPH_CLOSE,
+                               cv2.getStructuringElement(cv2.MORPH_RECT, (1, reach + _thickness(horiz))))
+    h_close = cv2.morphologyEx(as_uint8(rest), cv2.MORPH_CLOSE,
+                               cv2.getStructuringElement(cv2.MORPH_RECT, (reach + _thickness(vert), 1)))
+    kept = (horiz & (v_close > 0)) | (vert & (h_close > 0))
+    kept &= _crossing(rest, horiz, vert)
+    out = rest | (kept & mask)
+    return out, mask & ~out
+
+
+def _thickness(lines: np.ndarray) -> int:
+    """The widest ruling's thickness (the longest run across it), 0 without rulings."""
+    if not lines.any():
+        return 0
+    dist = cv2.distanceTransform(as_uint8(lines), cv2.DIST_L2, 3)
+    return int(np.ceil(2 * dist.max()))
+
+
+def _crossing(rest: np.ndarray, horiz: np.ndarray, vert: np.ndarray) -> np.ndarray:
+    """Where a bridged band pixel belongs to a stroke: only columns (rows) where the ink left
+    touches the band on both sides count, so a ruling is never rebuilt along its length."""
+    out = np.zeros_like(rest)
+    if horiz.any():
+        up = np.zeros_like(rest)
+        up[1:] = rest[:-1]
+        down = np.zeros_like(rest)
+        down[:-1] = rest[1:]
+        near = cv2.dilate(as_uint8(horiz), np.ones((5, 1), np.uint8)) > 0
+        cols = ((up | down) & near & rest).any(axis=0)
+        out |= horiz & cols[None, :]
+    if vert.any():
+        near = cv2.dilate(as_uint8(vert), np.ones((1, 5), np.uint8)) > 0
+        rows = (near & rest).any(axis=1)
+        out |= vert & rows[:, None]
+    return out
+
+
+def _edge_band(size: int, share: float) -> np.ndarray:
+    """A boolean profile that is True within ``share`` of either end."""
+    idx = np.arange(size)
+    return (idx < share * size) | (idx >= (1.0 - share) * size)
+
+
+def drop_edge_marks(mask: np.ndarray, reach: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The ink without the marks that the crop's edge cut through, and those marks.
+
+    A mark touching an edge is kept when it reaches well into the crop (past ``reach`` of the
+    way to its centre, as a digit of a tight crop does) and is dropped otherwise: the tail
+    of a neighbour's number, the end of a ruling, a letter of the print below.
+    """
+    h, w = mask.shape
+    if not mask.any():
+        return mask.copy(), np.zeros_like(mask)
+    n, labels, stats = components(mask)
+    drop = np.zeros(n, bool)
+    for i in range(1, n):
+        x, y, cw, ch = (int(v) for v in stats[i, :4])
+        touches_x = x == 0 or x + cw >= w
+        touches_y = y == 0 or y + ch >= h
+        if not (touches_x or touches_y):
+            continue
+        # How far the mark reaches towards the centre, as a share of the half-size, per axis.
+        cx0, cx1 = x / w, (x + cw) / w
+        cy0, cy1 = y / h, (y + ch) / h
+        deep_x = min(cx1, 1 - cx0) if not (x == 0 and x + cw >= w) else 1.0
+        deep_y = min(cy1, 1 - cy0) if not (y == 0 and y + ch >= h) else 1.0
+        inward = (deep_x if touches_x else 1.0, deep_y if touches_y else 1.0)
+        if min(inward) < reach * 0.5:
+            drop[i] = True
+    dropped = drop.take(labels.astype(np.intp))
+    return mask & ~dropped, mask & dropped
+
+
+def clean_field(gray: np.ndarray, height: int = WORK_HEIGHT) -> CleanField:
+    """A field image (uint8 grey, either polarity) brought to ``height`` rows and cleaned."""
+    gray = np.ascontiguousarray(gray, np.uint8)
+    if gray.size == 0:
+        blank = np.zeros(gray.shape, bool)
+        return CleanField(gray, blank, blank, 1.0)
+    scale = work_size(gray.shape, height)
+    h, w = gray.shape
+    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    work = cv2.resize(gray, size, interpolation=interp) if size != (w, h) else gray
+    work, _ = paper_light(work)
+    if int(work.max()) - int(work.min()) < MIN_CONTRAST:  # one grey: nothing written
+        blank = np.zeros(work.shape, bool)
+        return CleanField(np.full(work.shape, 255, np.uint8), blank, blank, scale)
+    flat = flatten(work)
+    ink = ink_mask(flat)
+    sw = stroke_width(ink)
+    ink = _drop_specks(ink, sw)
+    kept, lines = remove_lines(ink, stroke=sw)
+    kept, edges = drop_edge_marks(kept)
+    kept = _drop_specks(kept, sw)
+    return CleanField(flat, kept, lines | edges, scale)
+
+
+def _drop_specks(mask: np.ndarray, stroke: float, area: float = 1.0) -> np.ndarray:
+    """Drop marks smaller than ``area`` squared stroke widths (dust, JPEG noise)."""
+    if not mask.any():
+        return mask
+    n, labels, stats = components(mask)
+    keep = stats[:, cv2.CC_STAT_AREA] >= max(2.0, area * stroke * stroke)
+    keep[0] = False
+    return keep.take(labels.astype(np.intp))
+
+
+# The most slant taken out of handwriting, as a shear (x per y): ~35 degrees.
+MAX_SHEAR = 0.7
+
+
+def estimate_slant(mask: np.ndarray, min_height: float = 0.0) -> float:
+    """The slant of the writing in a mask, as a shear (x change per row, negative when the tops
+    lean right): the area-weighted median of its marks' second-moment slants (mu11 / mu02),
+    over the marks at least ``min_height`` high, clipped to MAX_SHEAR."""
+    n, labels, stats = components(mask)
+    slants, weights = [], []
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i, :5])
+        if h < max(3, min_height):
+            continue
+        m = cv2.moments(as_uint8(labels[y : y + h, x : x + w] == i), binaryImage=True)
+        if m["mu02"] > 0:
+            slants.append(m["mu11"] / m["mu02"])
+            weights.append(area)
+    if not slants:
+        return 0.0
+    order = np.argsort(slants)
+    cum = np.cumsum(np.asarray(weights, float)[order])
+    k = float(np.asarray(slants)[order][np.searchsorted(cum, cum[-1] / 2.0)])
+    return float(np.clip(k, -MAX_SHEAR, MAX_SHEAR))
+
+
+def shear_rows(image: np.ndarray, k: float, centre: float, pad: int, fill: int) -> np.ndarray:
+    """``image`` with each row moved by ``pad - k * (y - centre)`` columns (wider by 2 * pad):
+    slanted writing stood upright. Nearest-neighbour for masks (bool), linear for grey."""
+    h, w = image.shape
+    m = np.float32([[1, -k, pad + k * centre], [0, 1, 0]])
+    src = as_uint8(image) if image.dtype == bool else image
+    interp = cv2.INTER_NEAREST if image.dtype == bool else cv2.INTER_LINEAR
+    out = cv2.warpAffine(src, m, (w + 2 * pad, h), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+    return out.astype(bool) if image.dtype == bool else out

@@ -1,0 +1,1 @@
+"""Results out: CSV/JSON writers that never clobber the user's files, overlays, review.html."""

@@ -1,0 +1,1 @@
+"""What a value must satisfy: length, pattern and checksum rules from the pipeline YAML."""

@@ -1,0 +1,59 @@
+"""The package layout shows the data flow: subpackages import only from those before them.
+
+io -> imaging -> recognizer -> rules -> reading -> output -> driver -> training. The top-level
+modules ``errors`` and ``results`` are the shared vocabulary and import no subpackage; ``config``
+may use ``io`` (input globs); ``api`` and ``cli`` sit on top of everything.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "formreader"
+ORDER = ["io", "imaging", "recognizer", "rules", "reading", "output", "driver", "training"]
+# What each top-level module may import: the subpackages before this rank.
+TOP_RANK = {"errors": 0, "results": 0, "config": 1, "api": len(ORDER), "cli": len(ORDER),
+            "__init__": len(ORDER), "__main__": len(ORDER)}
+MAX_LINES = 500
+
+
+def _imports(path: Path) -> set[str]:
+    """The formreader subpackages (or top-level modules) a module imports, lazily or not."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("formreader."):
+            names.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            names.update(a.name.split(".")[1] for a in node.names if a.name.startswith("formreader."))
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            raise AssertionError(f"{path}: relative import; the package uses absolute imports")
+    return names
+
+
+def _rank(path: Path) -> int:
+    rel = path.relative_to(PACKAGE).parts
+    return ORDER.index(rel[0]) if len(rel) > 1 else TOP_RANK[path.stem]
+
+
+MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_flow_one_way(path: Path) -> None:
+    rank = _rank(path)
+    own = path.relative_to(PACKAGE).parts[0] if path.parent != PACKAGE else None
+    for name in _imports(path):
+        if name in ORDER:
+            assert name == own or ORDER.index(name) < rank, f"{path.name} ({own or 'top'}) imports {name}"
+        else:  # a top-level module
+            assert TOP_RANK.get(name, 0) <= rank or path.parent != PACKAGE, f"{path.name} imports {name}"
+
+
+def test_subpackages_hold_the_stages() -> None:
+    subs = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
+    assert subs == sorted(ORDER)
+    top = sorted(p.stem for p in PACKAGE.glob("*.py"))
+    assert set(top) <= set(TOP_RANK), f"flat modules outside the stages: {set(top) - set(TOP_RANK)}"
