@@ -326,8 +326,14 @@ def run(
     check: bool = typer.Option(False, "--check", help="Validate the pipeline and its inputs, then stop."),
     model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP + " Overrides the pipeline's model."),
     force: bool = typer.Option(False, "--force", help="Replace overlay PNGs already in outputs.overlays."),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes; each loads the model once. The "
+                                "outputs are the same with any number."),
 ) -> None:
-    """Run a pipeline: read its inputs, name and validate fields, write CSV/JSON/overlays/review.html."""
+    """Run a pipeline: read its inputs, name and validate fields, write CSV/JSON/overlays/review.html.
+
+    Exit status as for scan: 0 every page read, 1 some pages could not be read, 2 bad pipeline
+    or usage, 3 an output could not be written, 70 internal error, 130 interrupted.
+    """
     from formreader.config import load_pipeline
 
     extra = [f"model={model.resolve()}"] if model is not None else []
@@ -341,16 +347,22 @@ def run(
     if check:
         typer.echo(f"{pipeline}: ok ({len(loaded.files)} input files, {len(loaded.spec.fields)} named fields)")
         return
+    from formreader.driver.batch import Progress, sigterm_as_interrupt
     from formreader.driver.pipeline import run as run_pipeline
 
-    def report(page: Any) -> None:
-        if page.error:
-            typer.echo(f"formreader: error: {page.error}", err=True)
+    if workers > 1:
+        from formreader.api import check_model
 
-    from formreader.driver.batch import sigterm_as_interrupt
+        check_model(loaded.model, workers)  # a missing model is exit 2 before any output is started
+    with sigterm_as_interrupt(), Progress(len(loaded.files)) as progress:
+        def report(page: Any) -> None:
+            if page.error:
+                progress.note(f"formreader: error: {page.error}")
 
-    with sigterm_as_interrupt():
-        _, summary = run_pipeline(loaded, on_page=report, to_stdout=True)
+        def advance(pages: list[Any]) -> None:
+            progress.advance(len(pages), sum(p.error is not None for p in pages))
+
+        _, summary = run_pipeline(loaded, on_page=report, to_stdout=True, workers=workers, on_file=advance)
     typer.echo(f"{summary.pages} pages ({summary.failed} failed), {summary.fields} fields, "
                f"{summary.review} for review", err=True)
     for path in summary.written:

@@ -228,14 +228,14 @@ def test_a_field_read_a_digit_too_long_is_read_within_its_length(mnist, recogniz
 def test_run_interrupted_writes_the_pages_read_and_exits_130(tmp_path: Path, monkeypatch) -> None:
     from typer.testing import CliRunner
 
-    import formreader.driver.pipeline as pipeline_mod
     from formreader.cli import app
+    from formreader.reading import page as page_reader
 
     for name in ("a.jpg", "b.jpg"):
         (tmp_path / name).write_bytes((SAMPLES / "postal-000.jpg").read_bytes())
     pipe = tmp_path / "p.yaml"
     pipe.write_text('inputs: ["*.jpg"]\noutputs: {csv: r.csv, review: review.html}\n')
-    real = pipeline_mod.process_page
+    real = page_reader.read_page
     calls = []
 
     def stop_on_second(*args, **kwargs):
@@ -244,7 +244,7 @@ def test_run_interrupted_writes_the_pages_read_and_exits_130(tmp_path: Path, mon
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline_mod, "process_page", stop_on_second)
+    monkeypatch.setattr(page_reader, "read_page", stop_on_second)
     result = CliRunner().invoke(app, ["run", str(pipe)])
     assert result.exit_code == 130 and "interrupted after 1 page(s)" in result.stderr
     rows = (tmp_path / "r.csv").read_text().splitlines()

@@ -22,11 +22,12 @@ from formreader.config import FieldSpec, Layout, Pipeline
 from formreader.imaging.clean import clean_page, map_bbox
 from formreader.imaging.fields import Box, FieldRegion, box_lines, box_region, comb_dividers, find_boxes, line_masks
 from formreader.imaging.layout import choose_layout
+from formreader.reading import page as page_reader
 from formreader.reading.field_read import read_field_image
-from formreader.reading.page import field_from_reading, field_lattice, read_page, reread_faint
+from formreader.reading.page import field_from_reading, field_lattice, reread_faint
 from formreader.reading.segment import Reading, estimate_digit_height, read_lattices
 from formreader.recognizer.model import Recognizer
-from formreader.results import Field
+from formreader.results import Field, ScanOptions
 from formreader.rules.validate import digit_count_rule
 
 Rect = tuple[int, int, int, int]
@@ -224,26 +225,37 @@ def _empty(name: str, bbox: Rect, reason: str | None) -> Field:
                  reason=reason)
 
 
-def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline,
-               readings: list[Reading | None] | None = None, layout: str | None = None) -> list[Field]:
-    """The pipeline's named fields on one page, in the order the pipeline lists them, before
-    validation. Without named fields, every number the scanner finds.
+def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline | None,
+               readings: list[Reading | None] | None = None, layout: str | None = None,
+               options: ScanOptions | None = None) -> list[Field]:
+    """The fields of one page: the one composition that forms, YAML zones and field images
+    all go through; the pipeline only configures it.
+
+    Without a pipeline (or one without named fields), every number the scanner finds, or the
+    image's one number when it is a field image; with named fields, those fields in the order
+    the pipeline lists them, before validation. ``options`` defaults to the pipeline's.
 
     ``readings``: for zone and box layouts, receives each named field's raw reading (None where
     nothing was read), with the crops the model read: training data cut the way pages are
     (:mod:`formreader.training.pagecrops`).
     """
-    options = spec.scan_options()
+    if options is None:
+        if spec is None:
+            raise ValueError("read_named needs a pipeline or scan options")
+        options = spec.scan_options()
     if layout is None:
         layout = choose_layout(gray.shape, options.field_mode)
+    named = spec is not None and bool(spec.fields)
     if layout == "field":  # the image is one field: the pipeline's first (only) field
         found = [read_field_image(gray, recognizer, options)]
-        return _by_index(found, spec) if spec.fields else found
+        return _by_index(found, spec) if named else found  # type: ignore[arg-type]
+    # looked up per call, so that tests can put a stand-in for the page reader
+    if not named:
+        return page_reader.read_page(gray, recognizer, options)
+    assert spec is not None
     size = (gray.shape[1], gray.shape[0])
-    if not spec.fields:
-        return read_page(gray, recognizer, options)
     if spec.layout.mode in ("auto", "page", "free"):
-        return _by_index(_in_region(read_page(gray, recognizer, options), gray, spec), spec)
+        return _by_index(_in_region(page_reader.read_page(gray, recognizer, options), gray, spec), spec)
     layout_spec: Layout = spec.layout
     page = clean_page(gray, options.binarize, options.deskew)
     frame, failure = register(page.mask, layout_spec.registration)

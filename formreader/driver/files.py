@@ -1,0 +1,232 @@
+"""The one batch driver: files in, each file's pages read and judged, results out in input order.
+
+``formreader scan``, ``formreader run`` and the Python API all read files through
+:func:`read_files`. What differs between them is configuration, held in a :class:`ReadJob`:
+the scanner's options, the pipeline's named fields and rules when there is one, whether
+overlays are drawn and whether review crops are cut. Everything that needs a page's pixels
+(reading, overlays, review crops) happens where the pixels are, in the worker, so only results
+and small PNG crops travel back to the parent.
+
+One page never sinks the batch: a file that cannot be decoded, or a page the scanner fails on,
+becomes a result with ``error`` set, and the batch goes on. Only problems that would make every
+page fail the same way (a missing model, a broken configuration) are raised.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from formreader.errors import FormreaderError, InputError, OutputError
+from formreader.results import PageResult, ScanOptions
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from formreader.config import Pipeline
+    from formreader.output.review import ReviewItem
+    from formreader.recognizer.model import Recognizer
+
+
+@dataclass(frozen=True)
+class ReadJob:
+    """How every file of a batch is read; sent to each worker, so it must pickle."""
+
+    options: ScanOptions = ScanOptions()
+    spec: Pipeline | None = None  # a pipeline: its named fields, zones and rules
+    overlay_dir: str | None = None  # draw an annotated PNG of each page here
+    review_crops: bool = False  # cut the pixels of every field in review (for review.html)
+
+
+@dataclass
+class FileResult:
+    """One file's pages, in page order, and what was made from their pixels."""
+
+    pages: list[PageResult]
+    review: list[ReviewItem] = field(default_factory=list)
+    overlays: list[str] = field(default_factory=list)  # overlay PNGs written
+
+
+def read_page_image(gray: np.ndarray, recognizer: Recognizer, job: ReadJob) -> tuple[str, list]:
+    """One page's layout (``field`` or ``page``) and its fields, checked against the pipeline's
+    rules when the job has a pipeline with named fields."""
+    from formreader.imaging.layout import choose_layout
+    from formreader.reading.zones import read_named
+    from formreader.rules.validate import apply_rules
+
+    layout = choose_layout(gray.shape, job.options.field_mode)
+    fields = read_named(gray, recognizer, job.spec, layout=layout, options=job.options)
+    if job.spec is not None and job.spec.fields:
+        fields = [apply_rules(f, rules) for f, rules in zip(fields, job.spec.fields)]
+    return layout, fields
+
+
+def read_file(path: str | os.PathLike[str], recognizer: Recognizer, job: ReadJob = ReadJob(),
+              source: str | None = None, overlay_stem: str | None = None) -> Iterator[tuple[PageResult, list]]:
+    """Each page of one file as ``(PageResult, review items)``; every per-page failure becomes
+    that page's error. ``source`` is the name results carry (default: the path as given)."""
+    from formreader.io.pages import _describe, iter_pages
+
+    source = source if source is not None else os.fspath(path)
+    next_number = 1
+    try:
+        for image in iter_pages(path, job.options.dpi):
+            number = next_number = image.number
+            next_number += 1
+            if image.error is not None or image.gray is None:
+                yield PageResult(source, number, error=str(image.error)), []
+                continue
+            gray = image.gray
+            height, width = gray.shape
+            try:
+                layout, fields = read_page_image(gray, recognizer, job)
+                result = PageResult(source, number, width, height, list(fields), layout=layout)
+            except InputError as exc:
+                result = PageResult(source, number, width, height, error=str(exc))
+            except FormreaderError:
+                raise  # model/config problems: every page would fail the same way
+            except Exception as exc:  # a scanner bug on one odd page must not sink the batch
+                result = PageResult(source, number, width, height,
+                                    error=f"{source}: page {number}: could not read page ({_describe(exc)})")
+            review = _review_items(gray, result) if job.review_crops else []
+            if job.overlay_dir is not None:
+                _save_overlay(gray, result, job, overlay_stem or Path(source).stem)
+            yield result, review
+    except InputError as exc:  # the file as a whole (or all of it from here on) is unusable
+        yield PageResult(source, next_number, error=str(exc)), []
+
+
+def read_files(files: Sequence[str | os.PathLike[str]], job: ReadJob, model: object = None, *, workers: int = 1,
+               sources: Sequence[str] | None = None) -> Iterator[FileResult]:
+    """Every file's :class:`FileResult`, in input order, streaming as files finish.
+
+    ``model``: a loaded Recognizer, a model path, or None for the default. ``workers > 1``
+    reads files in that many spawned processes (each loads the model once); at most
+    ``2 * workers`` files are in flight, so memory stays flat however long the batch, and the
+    output is the same as with one worker.
+
+    This runs in the batch parent, whose workers start only once it gets here, so it imports
+    nothing heavy (see :mod:`formreader.io.inputs`).
+    """
+    from formreader.driver.batch import ordered_map
+
+    names = [os.fspath(p) for p in files] if sources is None else list(sources)
+    stems: list[str | None] = [None] * len(files)
+    if job.overlay_dir is not None:  # report imports numpy: only when overlays are asked for
+        from formreader.output.report import overlay_stems
+
+        stems[:] = overlay_stems(files)
+    workers = min(workers, len(files))  # no idle processes for a short batch
+    if workers <= 1:
+        recognizer = recognizer_of(model)
+        for path, source, stem in zip(files, names, stems):
+            yield _file_result(read_file(path, recognizer, job, source, stem), job, stem)
+        return
+    model_path = model_file(model)
+    tasks = (_FileTask(os.fspath(p), source, job, model_path, stem) for p, source, stem in zip(files, names, stems))
+    yield from ordered_map(_read_file_task, tasks, workers, on_crash=_crashed)
+
+
+def _file_result(pages: Iterator[tuple[PageResult, list]], job: ReadJob, stem: str | None) -> FileResult:
+    from formreader.output.report import overlay_name
+
+    out = FileResult([])
+    for page, review in pages:
+        out.pages.append(page)
+        out.review.extend(review)
+        if job.overlay_dir is not None and page.width > 0:
+            out.overlays.append(os.path.join(job.overlay_dir, overlay_name(stem or Path(page.source).stem, page.page)))
+    return out
+
+
+def _review_items(gray: np.ndarray, result: PageResult) -> list[ReviewItem]:
+    from formreader.output.review import ReviewItem, crop_png
+
+    return [ReviewItem(result.source, result.page, f, crop_png(gray, f.bbox))
+            for f in result.fields if f.status == "review"]
+
+
+def _save_overlay(gray: np.ndarray, result: PageResult, job: ReadJob, stem: str) -> None:
+    from formreader.output.report import draw_overlay, overlay_name, write_overlay
+
+    assert job.overlay_dir is not None
+    target = Path(job.overlay_dir) / overlay_name(stem, result.page)
+    try:
+        write_overlay(target, draw_overlay(gray, result, job.options.threshold))
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write overlay ({exc.strerror or exc})") from None
+
+
+# --- worker side ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _FileTask:
+    path: str
+    source: str
+    job: ReadJob
+    model_path: str
+    overlay_stem: str | None
+
+
+def _read_file_task(task: _FileTask) -> FileResult:
+    """Runs in a worker process: the model is loaded on the first task and cached after."""
+    recognizer = _worker_recognizer(task.model_path)
+    return _file_result(read_file(task.path, recognizer, task.job, task.source, task.overlay_stem),
+                        task.job, task.overlay_stem)
+
+
+def _crashed(task: _FileTask) -> FileResult:
+    return FileResult([PageResult(task.source, 1, error=f"{task.source}: the worker process died while reading "
+                                                        "this file (out of memory, or a decoder crash)")])
+
+
+def _worker_recognizer(model_path: str) -> Recognizer:
+    from formreader.recognizer.model import load_model, native_stderr_muted
+
+    # batch.init_worker put this process's share of the cores in the environment.
+    threads = int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0"))
+    with native_stderr_muted():
+        # Only if TensorFlow is already loaded: the ONNX fast path (formreader.recognizer.infer)
+        # never imports it, and TF started later reads TF_NUM_INTRAOP_THREADS itself. Importing
+        # it here cost each worker seconds and ~700 MB (benchmarks/bench_scan.py).
+        if threads > 0 and "tensorflow" in __import__("sys").modules:
+            import tensorflow as tf
+
+            try:  # only possible before TF's runtime starts, i.e. on this worker's first task
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
+            except RuntimeError:
+                pass
+        return load_model(model_path)
+
+
+# --- model argument ---------------------------------------------------------------------------
+
+
+def recognizer_of(model: object) -> Recognizer:
+    """A loaded Recognizer from a Recognizer, a model path or None (the default model)."""
+    from formreader.recognizer.model import Recognizer, load_model
+
+    if isinstance(model, Recognizer):
+        return model
+    return load_model(model)  # type: ignore[arg-type]
+
+
+def model_file(model: object) -> str:
+    """A path a worker process can load the same model from (Recognizers do not pickle)."""
+    from formreader.errors import ModelError
+    from formreader.recognizer.shipped import default_model_path
+
+    if model is not None and not isinstance(model, (str, os.PathLike)):  # a loaded Recognizer
+        if getattr(model, "path", None) is None:
+            raise ModelError("a Recognizer without a file path cannot be sent to worker processes; "
+                             "pass the model's path instead")
+        return os.fspath(model.path)  # type: ignore[attr-defined]
+    path = Path(model) if model is not None else default_model_path()
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found; train one with `formreader train` or pass --model")
+    return os.fspath(path.resolve())
