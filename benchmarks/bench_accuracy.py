@@ -34,7 +34,8 @@ NO_OUTPUTS = ["outputs.csv=", "outputs.json=", "outputs.overlays=", "outputs.rev
 
 def samples(mnist: str | None, count: int, seed: int, dpis: list[int]) -> Path:
     """Render (once) ``count`` samples of every kind the pipelines read."""
-    from formreader.training.synth import Digits, write_samples
+    from formreader.training.drawing import Digits
+    from formreader.training.synth import write_samples
 
     folder = Path(tempfile.gettempdir()) / "formreader-bench-accuracy" / (
         f"seed{seed}-n{count}-dpi{'_'.join(map(str, dpis)) or 'random'}")

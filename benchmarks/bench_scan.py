@@ -87,10 +87,10 @@ def make_pages(distinct: int, seed: int, mnist: Path, fmt: str) -> tuple[list[Pa
     for i in range(distinct):
         image, truth = cache / f"hsf-{i:03d}.{fmt}", cache / f"hsf-{i:03d}.digits"
         if not (image.exists() and truth.exists()):
-            from formreader.training import synth
+            from formreader.training import drawing, synth
 
             if digits is None:
-                digits = synth.Digits.load_test(mnist)
+                digits = drawing.Digits.load_test(mnist)
             jpeg, info = synth.render("hsf", seed + i, digits, dpi=300)
             page = letter_page(synth.decode(jpeg), np.random.default_rng([seed, i]))
             cv2.imwrite(str(image), page)
@@ -273,7 +273,7 @@ class StageClock:
 def stages(files: list[Path], model: Path) -> dict[str, Any]:
     """Read ``files`` in this process with the scanner's stage functions wrapped by a clock.
 
-    Wrapped by name where ``formreader.reading.page``/``io``/``segment`` look them up; a stage whose
+    Wrapped by name where ``formreader.reading.page``/``io``/``segment``/``schedule`` look them up; a stage whose
     function is not where it is expected is reported as missing rather than guessed.
     """
     import io
@@ -281,7 +281,7 @@ def stages(files: list[Path], model: Path) -> dict[str, Any]:
     from formreader import api
     from formreader import io as page_io  # api.read_file imports iter_pages from here per call
     from formreader.output.writers import JsonWriter
-    from formreader.reading import page, segment
+    from formreader.reading import page, schedule, segment
     from formreader.recognizer.model import load_model
     from formreader.results import ScanOptions
 
@@ -291,7 +291,7 @@ def stages(files: list[Path], model: Path) -> dict[str, Any]:
                (page, "find_regions", "fields", False), (page, "text_lines", "fields", False),
                (page, "segment_field", "segment", False), (segment, "to_mnist", "normalise", False),
                (segment, "to_mnist_shaded", "normalise", False),
-               (segment, "decode", "decode", False)]
+               (schedule, "decode", "decode", False)]
     saved = []
     for module, attr, stage, is_iter in patches:
         if not hasattr(module, attr):

@@ -36,8 +36,8 @@ def crops(mnist: str | None, seed: int, pages: int) -> tuple[np.ndarray, np.ndar
     import hashlib
 
     from formreader.recognizer.model import load_model
+    from formreader.training.drawing import Digits
     from formreader.training.pagecrops import page_crops
-    from formreader.training.synth import Digits
 
     rec = load_model()
     assert rec.path is not None

@@ -23,7 +23,7 @@ ModelArg = Union["Recognizer", PathLike, None]
 
 
 def read(path: PathLike | Sequence[PathLike], options: ScanOptions = ScanOptions(),
-         model: ModelArg = None) -> list[PageResult]:
+         model: ModelArg = None, *, scheduler: str | None = None) -> list[PageResult]:
     """Read every page of a file (or of each file in a directory, glob or list).
 
     ``model`` is a loaded :class:`~formreader.recognizer.model.Recognizer`, a ``.keras`` path, or None for
@@ -31,23 +31,25 @@ def read(path: PathLike | Sequence[PathLike], options: ScanOptions = ScanOptions
     """
     args = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     files, _ = find_inputs(args)
-    return [page for pages in scan_files(files, options, model) for page in pages]
+    return [page for pages in scan_files(files, options, model, scheduler=scheduler) for page in pages]
 
 
 def scan_files(files: Sequence[PathLike], options: ScanOptions = ScanOptions(), model: ModelArg = None,
-               *, workers: int = 1, overlay_dir: PathLike | None = None) -> Iterator[list[PageResult]]:
+               *, workers: int = 1, overlay_dir: PathLike | None = None,
+               scheduler: str | None = None) -> Iterator[list[PageResult]]:
     """The pages of each file, one list per file, in input order, streaming.
 
     ``workers > 1`` reads files in that many spawned processes (each loads the model once);
     results still come in input order and at most ``2 * workers`` files are in flight, so
     memory stays flat however long the batch. Overlays, if asked for, are drawn where the page
-    pixels are (in the worker) as ``<stem>-p<page>.png``. The batch driver is
+    pixels are (in the worker) as ``<stem>-p<page>.png``. ``scheduler``: ``local:N`` or a Dask
+    scheduler's address reads the batch on a Dask cluster, same results. The batch driver is
     :func:`formreader.driver.files.read_files`.
     """
     from formreader.driver.files import ReadJob, read_files
 
     job = ReadJob(options, overlay_dir=None if overlay_dir is None else os.fspath(overlay_dir))
-    for done in read_files(files, job, model, workers=workers):
+    for done in read_files(files, job, model, workers=workers, scheduler=scheduler):
         yield done.pages
 
 

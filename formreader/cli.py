@@ -102,6 +102,9 @@ def scan(
     threshold: float = typer.Option(ScanOptions.threshold, min=0.0, max=1.0,
                                     help="A digit below this confidence puts its field in review."),
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes; each loads the model once."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="local:N|ADDRESS",
+                                            help="Read on a Dask cluster: local:N starts N local workers, "
+                                                 "tcp://host:8786 uses a running scheduler (needs formreader[dask])."),
     model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
     mode: FieldMode = typer.Option(FieldMode.auto, "--mode",
                                    help="field: each image is one cropped number; page: a form (its boxes, else "
@@ -142,14 +145,19 @@ def scan(
         except OSError as exc:
             fail(f"{overlay}: cannot create overlay directory ({exc.strerror or exc})", ExitCode.OUTPUT)
     options = ScanOptions(threshold=threshold, field_mode=mode.value, faint_check=faint_check)
-    check_model(model, workers)  # a missing model is exit 2 before any output is started
+    check_model(model, 2 if scheduler else workers)  # a missing model is exit 2 before any output is started
+    if scheduler is not None:
+        from formreader.driver.cluster import parse_scheduler
+
+        parse_scheduler(scheduler)
 
     pages = failed = review = done = 0
     interrupted = False
     with sigterm_as_interrupt(), open_output(output) as stream, Progress(len(files)) as progress:
         writer = make_writer(format_for(output, fmt.value if fmt else None), stream)
         try:
-            for results in scan_files(files, options, model, workers=workers, overlay_dir=overlay):
+            for results in scan_files(files, options, model, workers=workers, overlay_dir=overlay,
+                                      scheduler=scheduler):
                 for result in results:
                     writer.write(result)
                     if result.error is not None:
@@ -328,6 +336,9 @@ def run(
     force: bool = typer.Option(False, "--force", help="Replace overlay PNGs already in outputs.overlays."),
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes; each loads the model once. The "
                                 "outputs are the same with any number."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="local:N|ADDRESS",
+                                            help="Read on a Dask cluster: local:N starts N local workers, "
+                                                 "tcp://host:8786 uses a running scheduler (needs formreader[dask])."),
 ) -> None:
     """Run a pipeline: read its inputs, name and validate fields, write CSV/JSON/overlays/review.html.
 
@@ -350,10 +361,14 @@ def run(
     from formreader.driver.batch import Progress, sigterm_as_interrupt
     from formreader.driver.pipeline import run as run_pipeline
 
-    if workers > 1:
+    if workers > 1 or scheduler is not None:
         from formreader.api import check_model
 
-        check_model(loaded.model, workers)  # a missing model is exit 2 before any output is started
+        check_model(loaded.model, 2)  # a missing model is exit 2 before any output is started
+    if scheduler is not None:
+        from formreader.driver.cluster import parse_scheduler
+
+        parse_scheduler(scheduler)
     with sigterm_as_interrupt(), Progress(len(loaded.files)) as progress:
         def report(page: Any) -> None:
             if page.error:
@@ -362,7 +377,8 @@ def run(
         def advance(pages: list[Any]) -> None:
             progress.advance(len(pages), sum(p.error is not None for p in pages))
 
-        _, summary = run_pipeline(loaded, on_page=report, to_stdout=True, workers=workers, on_file=advance)
+        _, summary = run_pipeline(loaded, on_page=report, to_stdout=True, workers=workers, on_file=advance,
+                                  scheduler=scheduler)
     typer.echo(f"{summary.pages} pages ({summary.failed} failed), {summary.fields} fields, "
                f"{summary.review} for review", err=True)
     for path in summary.written:
@@ -389,7 +405,8 @@ def synth(
     mnist: Optional[Path] = typer.Option(None, "--mnist", help=MNIST_HELP),
 ) -> None:
     """Generate synthetic scans of filled-in forms from MNIST test digits, each with its truth JSON."""
-    from formreader.training.synth import KINDS, Digits, write_samples
+    from formreader.training.drawing import Digits
+    from formreader.training.synth import KINDS, write_samples
 
     bad = [k for k in kinds if k not in KINDS]
     if bad:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from formreader.imaging import clean
+from formreader.imaging import clean, deskew
 from synthpage import INK, PAPER, uneven_lighting
 
 
@@ -93,14 +93,14 @@ def test_binarize_returns_a_mask_of_the_page_shape(values: list[int], method: st
 @given(angle=st.floats(-15, 15))
 def test_estimate_skew_undoes_a_rotation(angle: float) -> None:
     page = ruled_page()
-    rotated, _ = clean.rotate(page, angle)
-    found = clean.estimate_skew(clean.otsu(rotated))
+    rotated, _ = deskew.rotate(page, angle)
+    found = deskew.estimate_skew(clean.otsu(rotated))
     assert abs(found + angle) <= 0.25
 
 
 def test_clean_page_deskews_and_maps_back_to_the_source() -> None:
     page = ruled_page()
-    rotated, _ = clean.rotate(page, 6.0)
+    rotated, _ = deskew.rotate(page, 6.0)
     cp = clean.clean_page(rotated)
     assert abs(cp.angle + 6.0) <= 0.25
     # The page's frame is axis-aligned again: its top ruling is one horizontal run.
@@ -156,7 +156,7 @@ def test_remove_specks_keeps_strokes_and_drops_dust() -> None:
 
 
 def test_map_bbox_of_a_rotation_contains_the_rotated_corners() -> None:
-    m, _ = clean.rotation_matrix((100, 200), 10.0)
+    m, _ = deskew.rotation_matrix((100, 200), 10.0)
     x, y, w, h = clean.map_bbox((50, 20, 40, 30), m)
     corners = np.array([[50, 20, 1], [90, 20, 1], [50, 50, 1], [90, 50, 1]], float) @ m.T
     assert (corners[:, 0] >= x - 1e-9).all() and (corners[:, 0] <= x + w + 1e-9).all()
@@ -186,17 +186,17 @@ def random_mask(seed: int, shape: tuple[int, int] = (120, 160)) -> np.ndarray:
 @given(seed=st.integers(0, 10_000), angles=st.lists(st.floats(-15, 15), min_size=1, max_size=6))
 def test_skew_scores_by_runs_are_the_per_pixel_scores_bit_for_bit(seed: int, angles: list[float]) -> None:
     mask = random_mask(seed)
-    ys, xs = clean._ink_pixels(mask)
+    ys, xs = deskew._ink_pixels(mask)
     ref_ys, ref_xs = np.nonzero(mask)
     assert np.array_equal(ys, ref_ys) and np.array_equal(xs, ref_xs)
     if ys.size == 0:
         return
     a = np.round(np.array(angles + [0.0, 0.05, -0.05]), 4)
-    expected = clean._profile_score(ys.astype(np.float64), xs.astype(np.float64), a)
-    runs = clean._row_runs(ys, xs)
+    expected = deskew._profile_score(ys.astype(np.float64), xs.astype(np.float64), a)
+    runs = deskew._row_runs(ys, xs)
     assert runs[3].sum() == ys.size
-    np.testing.assert_array_equal(clean._run_profile_score(runs, ys, xs, a), expected)
-    np.testing.assert_array_equal(clean._skew_scores(ys, xs, runs, a), expected)
+    np.testing.assert_array_equal(deskew._run_profile_score(runs, ys, xs, a), expected)
+    np.testing.assert_array_equal(deskew._skew_scores(ys, xs, runs, a), expected)
 
 
 def test_components_number_and_measure_as_opencv_default() -> None:
@@ -247,7 +247,7 @@ def test_otsu_mask_is_the_pixels_at_or_below_the_threshold(values: list[int]) ->
 
 def test_clean_page_is_deterministic() -> None:
     page = ruled_page()
-    rotated, _ = clean.rotate(page, 2.3)
+    rotated, _ = deskew.rotate(page, 2.3)
     a, b = clean.clean_page(rotated), clean.clean_page(rotated.copy())
     assert a.angle == b.angle and a.method == b.method
     assert a.mask.tobytes() == b.mask.tobytes() and a.gray.tobytes() == b.gray.tobytes()

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from formreader.config import MAX_NODES, apply_override, load_pipeline, parse_yaml, validate
+from formreader.config import apply_override, load_pipeline, validate
 from formreader.errors import ConfigError, ExitCode
+from formreader.io.safe_yaml import MAX_NODES, parse_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from formreader.imaging import clean, fields
+from formreader.imaging import boxes, clean, combs, fields, regions, rulings
 from synthpage import Page
 
 
@@ -68,16 +68,16 @@ def close(a, b, tol: int) -> bool:
 def test_find_boxes_finds_every_box_and_the_comb_at_100_and_300_dpi(digits, scale: float) -> None:
     p, rects, comb = form(digits, scale)
     cp = clean.clean_page(p.gray, deskew=False)
-    boxes = fields.find_boxes(cp.mask)
-    outers = [tuple(int(round(v / cp.scale)) for v in b.outer) for b in boxes]
+    found = boxes.find_boxes(cp.mask)
+    outers = [tuple(int(round(v / cp.scale)) for v in b.outer) for b in found]
     tol = int(4 * scale)
     # 3 filled boxes, the empty one and the comb; the printed label makes no box.
-    assert len(boxes) == 5
+    assert len(found) == 5
     for r in rects:
         assert any(close(o, r, tol) for o in outers), (r, outers)
-    combs = [b for b in boxes if b.cells]
-    assert len(combs) == 1 and len(combs[0].cells) == 5
-    assert close(outers[boxes.index(combs[0])], comb, tol)
+    comb_boxes = [b for b in found if b.cells]
+    assert len(comb_boxes) == 1 and len(comb_boxes[0].cells) == 5
+    assert close(outers[found.index(comb_boxes[0])], comb, tol)
 
 
 def test_box_regions_hold_only_the_handwriting(digits) -> None:
@@ -101,7 +101,7 @@ def test_stroke_crossing_a_ruling_survives_line_removal() -> None:
     crop[20:63, 10:13] = crop[20:63, 107:110] = True  # sides
     crop[40:75, 50:53] = True  # a stroke crossing the bottom ruling
     inner = (13, 23, 94, 37)
-    out = fields.remove_rulings(crop, inner, (3, 3, 3, 3))
+    out = rulings.remove_rulings(crop, inner, (3, 3, 3, 3))
     n, labels = cv2.connectedComponents(out.astype(np.uint8))
     assert n - 1 == 1  # rulings gone, the stroke is one piece
     assert out[40:75, 50:53].all()
@@ -119,7 +119,7 @@ def test_writing_that_bulges_over_a_ruling_inside_its_band_is_kept() -> None:
     crop[18:20, 50:60] = True  # the loop's top, over the ruling
     crop[23:45, 48:51] = crop[23:45, 59:62] = True  # its sides, hanging from the ruling
     inner = (13, 23, 94, 37)
-    out = fields.remove_rulings(crop, inner, (3, 3, 3, 3))
+    out = rulings.remove_rulings(crop, inner, (3, 3, 3, 3))
     assert out[18:20, 50:60].all()  # the bulge stays
     assert not out[20:23, 14:45].any() and not out[20:23, 65:106].any()  # the ruling goes
     assert out[23:45, 48:51].all() and out[23:45, 59:62].all()
@@ -145,7 +145,7 @@ def test_bars_touching_the_top_ruling_from_inside_are_kept(digits) -> None:
     p.box(50, 60, 130, 50, 2)  # rows 59-61 are the top ruling
     painted = [p.paint(digits[7][i], x, 61, 40) for i, x in ((0, 75), (1, 120))]
     cp = clean.clean_page(p.gray, deskew=False)
-    (box,) = fields.find_boxes(cp.mask)
+    (box,) = boxes.find_boxes(cp.mask)
     assert box.sides[0] <= 3  # the ruling itself, not ruling + bars
     (region,) = fields.find_regions(cp.mask, "boxes")
     n, _, stats, _ = cv2.connectedComponentsWithStats(region.mask.astype(np.uint8))
@@ -158,7 +158,7 @@ def test_bars_touching_the_top_ruling_from_inside_are_kept(digits) -> None:
 def test_blank_page_has_no_fields() -> None:
     p = Page(850, 1100)
     cp = clean.clean_page(p.gray)
-    assert fields.find_boxes(cp.mask) == []
+    assert boxes.find_boxes(cp.mask) == []
     assert fields.find_regions(cp.mask) == []
 
 
@@ -169,7 +169,7 @@ def test_free_numbers_are_grouped_by_line_and_spacing(digits) -> None:
     p.write(spell("45", digits), x + 3 * h, 100, h, 6)  # a wide gap: another number
     p.write(spell("6789", digits), 60, 250, h, 6)  # another line
     cp = clean.clean_page(p.gray, deskew=False)
-    assert fields.find_boxes(cp.mask) == []
+    assert boxes.find_boxes(cp.mask) == []
     regions = fields.find_regions(cp.mask)
     counts = [cv2.connectedComponents(r.mask.astype(np.uint8))[0] - 1 for r in regions]
     assert [r.kind for r in regions] == ["free"] * 3
@@ -186,14 +186,14 @@ def test_text_lines_counts_lines_of_marks() -> None:
     assert fields.text_lines(m[:30]) == 1
     assert fields.text_lines(np.zeros((10, 10), bool)) == 0
     # the region's components, labelled once for the line count and the segmenter, count alike
-    region = fields.FieldRegion(kind="free", bbox=(0, 0, 200, 100), mask=m, origin=(0, 0), digit_height=15)
+    region = regions.FieldRegion(kind="free", bbox=(0, 0, 200, 100), mask=m, origin=(0, 0), digit_height=15)
     assert region.components is region.components
     assert fields.text_lines(m, region.components[2]) == 3
 
 
 def test_reading_order_is_by_line_then_left_to_right() -> None:
     rects = [(300, 12, 50, 30), (10, 100, 50, 30), (10, 10, 50, 30), (150, 95, 50, 40)]
-    assert fields.reading_order(rects) == [(10, 10, 50, 30), (300, 12, 50, 30),
+    assert regions.reading_order(rects) == [(10, 10, 50, 30), (300, 12, 50, 30),
                                            (10, 100, 50, 30), (150, 95, 50, 40)]
 
 
@@ -266,7 +266,7 @@ def test_comb_with_tick_mark_dividers_reads_one_digit_per_cell(bank, recognizer,
     for i, (cx, cy) in enumerate(corners):
         p.paint(bank[int(value[i])][i % 3], cx + 7, cy + 8, 26)
     cp = clean.clean_page(p.gray, deskew=False)
-    (box,) = fields.find_boxes(cp.mask)
+    (box,) = boxes.find_boxes(cp.mask)
     assert len(box.cells) == len(value)
     assert read_values(p.gray, recognizer) == [value]
 
@@ -280,7 +280,7 @@ def test_comb_zone_erases_its_ticks_but_not_a_stroke_above_one() -> None:
     p.tick_comb(40, 60, 40, 50, 5, 2, tick=0.3)
     cv2.line(p.gray, (80, 66), (80, 86), 20, 3)  # over the first cell edge, well above its tick
     cp = clean.clean_page(p.gray, deskew=False)
-    horiz, _ = fields.line_masks(cp.mask)
+    horiz, _ = rulings.line_masks(cp.mask)
     box = zones.comb_box(horiz, (0, 0, 400, 200), 5, cp.mask)
     assert box is not None and len(box.cells) == 5
     iy, ih = box.inner[1], box.inner[3]
@@ -312,8 +312,8 @@ def line_masks_whole_page(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """line_masks by its definition: the same morphology over the whole page."""
     m = mask.astype(np.uint8)
     h, w = m.shape
-    lh = max(8, int(round(fields.H_LINE_FRAC * w)))
-    lv = max(6, int(round(fields.V_LINE_FRAC * h)))
+    lh = max(8, int(round(rulings.H_LINE_FRAC * w)))
+    lv = max(6, int(round(rulings.V_LINE_FRAC * h)))
     hm = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((1, 3), np.uint8))
     vm = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((3, 1), np.uint8))
     horiz = cv2.morphologyEx(hm, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (lh, 1)))
@@ -329,19 +329,19 @@ def test_line_masks_on_the_inked_part_equal_the_whole_page(seed: int) -> None:
     page = np.zeros((900, 700), bool)
     for y, x in ((0, 0), (300, 200), (740, 460)):  # touching the top-left corner, inside, bottom-right
         page[y : y + 160, x : x + 240] = ink
-        for got, want in zip(fields.line_masks(page), line_masks_whole_page(page)):
+        for got, want in zip(rulings.line_masks(page), line_masks_whole_page(page)):
             np.testing.assert_array_equal(got, want)
         page[:] = False
-    assert all(not m.any() for m in fields.line_masks(page))
+    assert all(not m.any() for m in rulings.line_masks(page))
 
 
 def extend_by_columns(ink: np.ndarray, x: int, step: int, limit: int, y0: int, y1: int, cap: int) -> int | None:
-    """fields._extend by its definition, one column at a time."""
+    """boxes._extend by its definition, one column at a time."""
     H, W = ink.shape
     end = None
     for k in range(limit):
         c = x + step * k
-        if not 0 <= c < W or not fields._rulings_continue(ink, c, c + 1, y0, y1, cap):
+        if not 0 <= c < W or not boxes._rulings_continue(ink, c, c + 1, y0, y1, cap):
             break
         end = c
     else:
@@ -364,7 +364,7 @@ def test_box_end_search_matches_the_column_by_column_definition() -> None:
             ink[rng.integers(0, H), :] = True
         args = (int(rng.integers(-2, W + 2)), int(rng.choice([-1, 1])), int(rng.integers(-1, 50)),
                 int(rng.integers(0, H)), int(rng.integers(1, H + 1)), int(rng.integers(1, 6)))
-        assert fields._extend(ink, *args) == extend_by_columns(ink, *args), args
+        assert boxes._extend(ink, *args) == extend_by_columns(ink, *args), args
 
 
 def test_divider_candidates_match_the_running_product_definition() -> None:
@@ -375,7 +375,7 @@ def test_divider_candidates_match_the_running_product_definition() -> None:
         ix, iy = int(rng.integers(0, W - 1)), int(rng.integers(0, H - 1))
         inner = (ix, iy, int(rng.integers(1, W - ix + 1)), int(rng.integers(1, H - iy + 1)))
         sides = tuple(int(v) for v in rng.integers(0, 5, 4))
-        got = fields.divider_candidates(ink, inner, sides)
+        got = combs.divider_candidates(ink, inner, sides)
         # The definition: unbroken ink from each edge is the running product down the column.
         ix, iy, iw, ih = inner
         ya, yb = max(iy - sides[0], 0), min(iy + ih + sides[1], H)
@@ -409,7 +409,7 @@ def test_keep_inside_matches_the_zone_image_definition() -> None:
         zone[:, max(x + w - m, 0) : x + w + right + m] = True
         keep &= np.bincount(labels[~zone].ravel(), minlength=n) > 0.1 * stats[:, 4]
         keep[0] = False
-        np.testing.assert_array_equal(fields._keep_inside(ink, inner, sides), keep[labels])
+        np.testing.assert_array_equal(rulings._keep_inside(ink, inner, sides), keep[labels])
 
 
 def test_the_loop_of_a_bold_letter_or_digit_is_not_a_box(monkeypatch) -> None:
@@ -420,10 +420,10 @@ def test_the_loop_of_a_bold_letter_or_digit_is_not_a_box(monkeypatch) -> None:
     mask[100:162, 100:102] = mask[100:162, 298:300] = True
     mask[250:269, 400:424] = True  # a loop 24 x 19 with strokes 5 px: hole 14 x 9
     mask[255:264, 405:419] = False
-    boxes = fields.find_boxes(mask)
-    assert [b.outer for b in boxes] == [(100, 100, 200, 62)]
-    monkeypatch.setattr(fields, "MIN_HOLE_PER_RULING", 0.0)
-    assert len(fields.find_boxes(mask)) == 2  # the loop passes for a box without the rule
+    found = boxes.find_boxes(mask)
+    assert [b.outer for b in found] == [(100, 100, 200, 62)]
+    monkeypatch.setattr(boxes, "MIN_HOLE_PER_RULING", 0.0)
+    assert len(boxes.find_boxes(mask)) == 2  # the loop passes for a box without the rule
 
 
 def test_two_strokes_hanging_from_the_top_ruling_do_not_make_a_comb(monkeypatch) -> None:
@@ -435,20 +435,20 @@ def test_two_strokes_hanging_from_the_top_ruling_do_not_make_a_comb(monkeypatch)
     inner, sides = (23, 13, 147, 50), (3, 3, 3, 3)
     for x in (71, 120):  # at a third and two thirds of the box, 15 px down from the top
         ink[13:28, x : x + 3] = True
-    assert fields._comb_from_dividers(ink, inner, sides) == ((), ())
-    monkeypatch.setattr(fields, "MIN_TICK_CELLS", 3)
-    assert len(fields._comb_from_dividers(ink, inner, sides)[0]) == 3  # what a 3-cell rule saw
+    assert combs._comb_from_dividers(ink, inner, sides) == ((), ())
+    monkeypatch.setattr(combs, "MIN_TICK_CELLS", 3)
+    assert len(combs._comb_from_dividers(ink, inner, sides)[0]) == 3  # what a 3-cell rule saw
 
 
 @pytest.fixture(scope="module")
 def test_digits(mnist):
-    from formreader.training.synth import Digits
+    from formreader.training.drawing import Digits
 
     return Digits.from_mnist(mnist.x_test, mnist.y_test)
 
 
 def _box_lines(gray: np.ndarray) -> list[int]:
-    return [len(line) for line in fields.box_lines(fields.find_boxes(clean.clean_page(gray).mask))]
+    return [len(line) for line in regions.box_lines(boxes.find_boxes(clean.clean_page(gray).mask))]
 
 
 def test_a_box_notched_by_bold_digits_fused_with_its_sides_is_found(test_digits, monkeypatch) -> None:
@@ -459,7 +459,7 @@ def test_a_box_notched_by_bold_digits_fused_with_its_sides_is_found(test_digits,
 
     gray = decode(render("hsf", 17013, test_digits, 200)[0])
     assert _box_lines(gray) == [3, 3, 5, 5, 5, 5, 5, 1]
-    monkeypatch.setattr(fields, "NOTCHED_FILL", fields.MIN_HOLE_FILL)  # rectangles only
+    monkeypatch.setattr(boxes, "NOTCHED_FILL", boxes.MIN_HOLE_FILL)  # rectangles only
     assert _box_lines(gray) == [3, 3, 5, 5, 4, 5, 5, 1]
 
 
@@ -469,14 +469,14 @@ def test_neither_the_loop_of_a_bold_0_nor_a_broken_comb_is_a_notched_box(test_di
     # A meter card (seed 7000, sample 0): a bold 0 whose loop fills 78% of its rectangle, as an
     # ellipse does; taken for a box, it held the meter zone, which then read nothing.
     card = decode(render("numbers", 7000, test_digits, 150)[0])
-    assert fields.find_boxes(clean.clean_page(card).mask) == []
+    assert boxes.find_boxes(clean.clean_page(card).mask) == []
     # A golden cheque: digits written across the date comb's dividers join its cells into one
     # hole with six notches; read as a plain box, the dividers became 1s.
     sample = Path(__file__).resolve().parents[1] / "samples" / "cheque-004.jpg"
     cheque = clean.clean_page(cv2.imread(str(sample), cv2.IMREAD_GRAYSCALE)).mask
-    n = len(fields.find_boxes(cheque))
-    monkeypatch.setattr(fields, "MAX_NOTCHES", 10)
-    assert len(fields.find_boxes(cheque)) == n + 1
+    n = len(boxes.find_boxes(cheque))
+    monkeypatch.setattr(boxes, "MAX_NOTCHES", 10)
+    assert len(boxes.find_boxes(cheque)) == n + 1
 
 
 def test_boxes_drawn_a_few_pixels_apart_stay_two_and_a_1_does_not_split_a_box(monkeypatch) -> None:
@@ -493,7 +493,7 @@ def test_boxes_drawn_a_few_pixels_apart_stay_two_and_a_1_does_not_split_a_box(mo
     mask[200:202, 100:300] = mask[260:262, 100:300] = True  # a third box, below ...
     mask[200:262, 100:102] = mask[200:262, 298:300] = True
     mask[202:260, 180:185] = True  # ... split by a bold 1 from ruling to ruling
-    outer = sorted(b.outer for b in fields.find_boxes(mask))
+    outer = sorted(b.outer for b in boxes.find_boxes(mask))
     assert outer == [(100, 100, 100, 62), (100, 200, 200, 62), (203, 100, 200, 62)]
-    monkeypatch.setattr(fields, "PAPER_COLUMN", -1.0)  # no paper column counts
-    assert len(fields.find_boxes(mask)) == 2
+    monkeypatch.setattr(boxes, "PAPER_COLUMN", -1.0)  # no paper column counts
+    assert len(boxes.find_boxes(mask)) == 2

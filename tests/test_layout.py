@@ -57,3 +57,9 @@ def test_subpackages_hold_the_stages() -> None:
     assert subs == sorted(ORDER)
     top = sorted(p.stem for p in PACKAGE.glob("*.py"))
     assert set(top) <= set(TOP_RANK), f"flat modules outside the stages: {set(top) - set(TOP_RANK)}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_modules_stay_short(path: Path) -> None:
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_LINES, f"{path.name}: {lines} lines; split it by job (at most {MAX_LINES})"

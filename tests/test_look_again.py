@@ -113,7 +113,8 @@ def test_the_shipped_model_has_its_second_network_beside_it(tmp_path, monkeypatc
 def test_only_doubtful_digits_of_a_reading_are_looked_at_again():
     """The page's readings: a digit read below LOOK_AGAIN_BELOW takes the second look's value
     and confidence; the others, and where each digit is, stay as decoded."""
-    from formreader.reading.segment import DigitRead, Reading, look_again
+    from formreader.reading.decode import DigitRead, Reading
+    from formreader.reading.schedule import look_again
     from formreader.recognizer.model import LOOK_AGAIN_BELOW
 
     class Looking:

@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from formreader.reading.segment import DigitRead, Reading
+from formreader.reading.decode import DigitRead, Reading
 from formreader.training.data import Mnist
+from formreader.training.drawing import Digits
 from formreader.training.pagecrops import PIPELINE_KINDS, labelled_crops, page_crops
-from formreader.training.synth import Digits
 from formreader.training.train import TrainConfig, train
 
 

@@ -215,7 +215,8 @@ def test_a_field_read_a_digit_too_long_is_read_within_its_length(mnist, recogniz
     """A fresh meter card (bench_accuracy seed 7000, sample 13): a stray stroke before the phone
     number was read as a 6, giving 11 digits where the field holds 10. Read again within its
     length, the number is right, and in review saying what was first read."""
-    from formreader.training.synth import Digits, decode, render
+    from formreader.training.drawing import Digits
+    from formreader.training.synth import decode, render
 
     jpeg, truth = render("numbers", 7013, Digits.from_mnist(mnist.x_test, mnist.y_test), 200)
     spec = load_pipeline(ROOT / "pipelines" / "forms.yaml").spec

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from formreader.imaging import clean, normalize
-from formreader.reading import segment
+from formreader.reading import decode, schedule, segment
 from synthpage import INK, Page, digits_for, ink_width, pick_digits
 
 H = 40  # digit height in pixels, about 150 dpi
@@ -28,8 +28,8 @@ def field_mask(page: Page) -> np.ndarray:
     return clean.otsu(page.gray)
 
 
-def read(mask: np.ndarray, recognizer, cells=()) -> segment.Reading:
-    return segment.read_region(mask, recognizer, digit_height=H, cells=cells)
+def read(mask: np.ndarray, recognizer, cells=()) -> decode.Reading:
+    return schedule.read_region(mask, recognizer, digit_height=H, cells=cells)
 
 
 def test_cut_columns_finds_the_neck_between_two_blobs() -> None:
@@ -128,7 +128,7 @@ def test_small_marks_on_top_of_a_digit_are_caps_and_marks_beside_it_are_not() ->
         small = segment.Atom(rect, np.ones(rect[:1:-1], bool), True, 2)
         atoms = sorted([tall, small], key=lambda a: a.rect[0] + a.rect[2] / 2)
         lat = segment.Lattice(atoms, [], float(H))
-        return segment._caps(lat, segment._digit_high(lat))[atoms.index(small)]
+        return decode._caps(lat, decode._digit_high(lat))[atoms.index(small)]
     assert cap((22, 4, 14, 4))  # a 5's bar, above the digit and over its columns
     assert cap((12, 8, 9, 5))  # a 7's bar reaching left, a pixel short of the stem
     assert not cap((38, 40, 5, 9))  # a comma after the digit, on its baseline
@@ -230,21 +230,21 @@ def _probs(*rows: tuple[int, float, float]) -> np.ndarray:
     out = np.zeros((len(rows), 11), np.float32)
     for i, (d, p, rej) in enumerate(rows):
         out[i, :10] = (1 - p - rej) / 9
-        out[i, d], out[i, segment.REJECT] = p, rej
+        out[i, d], out[i, decode.REJECT] = p, rej
     return out
 
 
 def test_a_doubtful_thin_mark_between_digits_is_read_but_at_an_end_is_skipped() -> None:
     thin = (1, 0.33, 0.66)  # a thin 1 that the model half takes for a scrap of box line
-    middle = segment.decode(_lattice([14, 5, 14]), _probs((4, 1.0, 0), thin, (9, 1.0, 0)))
+    middle = decode.decode(_lattice([14, 5, 14]), _probs((4, 1.0, 0), thin, (9, 1.0, 0)))
     assert middle.value == "419" and middle.skipped_marks == 0
-    end = segment.decode(_lattice([14, 14, 5]), _probs((4, 1.0, 0), (9, 1.0, 0), thin))
+    end = decode.decode(_lattice([14, 14, 5]), _probs((4, 1.0, 0), (9, 1.0, 0), thin))
     assert end.value == "49" and end.skipped_marks == 1
 
 
 def test_a_digit_high_mark_in_a_comb_cell_is_dropped_only_when_surely_not_a_digit() -> None:
     lat = _lattice([14, 14, 14], forced=True)
-    r = segment.decode(lat, _probs((1, 0.27, 0.66), (2, 1.0, 0), (3, 0.02, 0.95)))
+    r = decode.decode(lat, _probs((1, 0.27, 0.66), (2, 1.0, 0), (3, 0.02, 0.95)))
     assert r.value == "12" and r.skipped_marks == 1
     assert r.digits[0].confidence == pytest.approx(0.27)
 
@@ -260,13 +260,13 @@ def _shorten(lat: segment.Lattice, k: int, height: int) -> segment.Lattice:
 
 def test_a_small_digit_alone_in_a_comb_cell_is_read_when_surely_a_digit() -> None:
     small = int(0.45 * H)  # below MIN_DIGIT_HEIGHT, above COMB_MIN_HEIGHT
-    assert segment.COMB_MIN_HEIGHT * H <= small < segment.MIN_DIGIT_HEIGHT * H
+    assert decode.COMB_MIN_HEIGHT * H <= small < segment.MIN_DIGIT_HEIGHT * H
     sure = _probs((1, 1.0, 0), (2, 0.96, 0.04), (3, 1.0, 0))
-    assert segment.decode(_shorten(_lattice([14, 14, 14], forced=True), 1, small), sure).value == "123"
+    assert decode.decode(_shorten(_lattice([14, 14, 14], forced=True), 1, small), sure).value == "123"
     doubtful = _probs((1, 1.0, 0), (2, 0.6, 0.3), (3, 1.0, 0))
-    assert segment.decode(_shorten(_lattice([14, 14, 14], forced=True), 1, small), doubtful).value == "13"
+    assert decode.decode(_shorten(_lattice([14, 14, 14], forced=True), 1, small), doubtful).value == "13"
     dot = int(0.25 * H)  # a dot or a tick: never a digit, however it is read
-    assert segment.decode(_shorten(_lattice([14, 14, 14], forced=True), 1, dot), sure).value == "13"
+    assert decode.decode(_shorten(_lattice([14, 14, 14], forced=True), 1, dot), sure).value == "13"
 
 
 class CountingRecognizer:
@@ -294,9 +294,9 @@ def test_clear_separate_digits_are_read_from_their_blobs_alone(bank, recognizer)
     reused = segment.segment_field(mask, H, components=clean.components_with_centroids(mask))
     assert [c.rect for c in reused.candidates] == [c.rect for c in lattice.candidates]
     counting = CountingRecognizer(recognizer)
-    (reading,) = segment.read_lattices([lattice], counting)
+    (reading,) = schedule.read_lattices([lattice], counting)
     _, probs = recognizer.classify(lattice.crops)
-    assert reading.value == segment.decode(lattice, probs).value == "80517"
+    assert reading.value == decode.decode(lattice, probs).value == "80517"
     assert counting.crops == 5 < len(lattice.candidates)
 
 
@@ -305,8 +305,8 @@ def test_a_field_the_caller_gives_up_on_is_not_searched(recognizer) -> None:
     cv2.putText(p.gray, "xWyk", (20, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.5, INK, 3)
     lattice = segment.segment_field(field_mask(p), H)
     counting = CountingRecognizer(recognizer)
-    segment.read_lattices([lattice, None], counting, give_up=lambda r: True)
-    singles = sum(1 for c in lattice.candidates if segment._is_blob(lattice, c))
+    schedule.read_lattices([lattice, None], counting, give_up=lambda r: True)
+    singles = sum(1 for c in lattice.candidates if schedule._is_blob(lattice, c))
     assert counting.crops == singles < len(lattice.candidates)
 
 
@@ -322,10 +322,10 @@ def test_a_reading_too_long_for_its_field_is_read_again_within_its_length() -> N
     two digits: the likeliest two-digit reading takes the pieces as one 4."""
     lattice = _with_merge(_lattice([14, 8, 6]), 1, 3)
     probs = _probs((7, 0.99, 0), (4, 0.97, 0), (1, 0.98, 0), (4, 0.6, 0))
-    assert segment.decode(lattice, probs).value == "741"
-    fitted = segment.decode_counted(lattice, probs, lambda n: n == 2)
+    assert decode.decode(lattice, probs).value == "741"
+    fitted = decode.decode_counted(lattice, probs, lambda n: n == 2)
     assert fitted is not None and fitted.value == "74" and fitted.spans == [(0, 1), (1, 3)]
-    assert segment.decode_counted(lattice, probs, lambda n: n == 5) is None  # no such path
+    assert decode.decode_counted(lattice, probs, lambda n: n == 5) is None  # no such path
 
 
 @settings(max_examples=40, deadline=None)
@@ -333,7 +333,7 @@ def test_a_reading_too_long_for_its_field_is_read_again_within_its_length() -> N
 def test_counted_decoding_with_any_count_is_plain_decoding(rows) -> None:
     lattice = _with_merge(_lattice([14, 10, 14]), 0, 2)
     probs = _probs(*rows)
-    plain, counted = segment.decode(lattice, probs), segment.decode_counted(lattice, probs, lambda n: True)
+    plain, counted = decode.decode(lattice, probs), decode.decode_counted(lattice, probs, lambda n: True)
     assert counted is not None and (counted.value, counted.spans) == (plain.value, plain.spans)
 
 
@@ -384,7 +384,7 @@ def test_a_grey_field_gives_shaded_crops_of_the_same_marks(bank, recognizer, com
     for a, b in zip(plain.candidates, shaded.candidates):  # the same box and the same place
         ra, rb = np.flatnonzero(a.crop.any(axis=1)), np.flatnonzero(b.crop.any(axis=1))
         assert abs(ra[0] - rb[0]) <= 2 and abs(ra[-1] - rb[-1]) <= 2
-    (reading,) = segment.read_lattices([shaded], recognizer)
+    (reading,) = schedule.read_lattices([shaded], recognizer)
     assert reading.value == "80517"
 
 

@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from formreader.rules.validate import aba_ok, format_amount, parse_date
-from formreader.training.synth import KINDS, Digits, decode, glyph, render
+from formreader.training.drawing import Digits, glyph
+from formreader.training.synth import KINDS, decode, render
 
 
 @pytest.fixture(scope="module")

@@ -104,12 +104,7 @@ def ordered_map(
     pool = new_pool()
     try:
         while True:
-            while len(pending) < window:
-                try:
-                    item = next(source)
-                except StopIteration:
-                    break
-                pending.append((item, _submit(pool, fn, item)))
+            top_up(pending, source, window, lambda it: _submit(pool, fn, it))
             if not pending:
                 return
             item, future = pending.popleft()
@@ -139,6 +134,16 @@ def ordered_map(
             yield result
     finally:
         _stop(pool)
+
+
+def top_up(pending: deque[tuple[T, Any]], source: Iterator[T], window: int, submit: Callable[[T], Any]) -> None:
+    """Submit items from ``source`` until ``window`` are in flight or the source is spent."""
+    while len(pending) < window:
+        try:
+            item = next(source)
+        except StopIteration:
+            return
+        pending.append((item, submit(item)))
 
 
 def _submit(pool: ProcessPoolExecutor, fn: Callable[[T], R], item: T) -> "Future[R]":

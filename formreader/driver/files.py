@@ -100,13 +100,15 @@ def read_file(path: str | os.PathLike[str], recognizer: Recognizer, job: ReadJob
 
 
 def read_files(files: Sequence[str | os.PathLike[str]], job: ReadJob, model: object = None, *, workers: int = 1,
-               sources: Sequence[str] | None = None) -> Iterator[FileResult]:
+               sources: Sequence[str] | None = None, scheduler: str | None = None) -> Iterator[FileResult]:
     """Every file's :class:`FileResult`, in input order, streaming as files finish.
 
     ``model``: a loaded Recognizer, a model path, or None for the default. ``workers > 1``
     reads files in that many spawned processes (each loads the model once); at most
     ``2 * workers`` files are in flight, so memory stays flat however long the batch, and the
-    output is the same as with one worker.
+    output is the same as with one worker. ``scheduler`` (``local:N`` or a Dask scheduler's
+    address) reads them on a Dask cluster instead (:mod:`formreader.driver.cluster`), with the
+    same output again; the files must be where the workers can open them by the same path.
 
     This runs in the batch parent, whose workers start only once it gets here, so it imports
     nothing heavy (see :mod:`formreader.io.inputs`).
@@ -120,6 +122,13 @@ def read_files(files: Sequence[str | os.PathLike[str]], job: ReadJob, model: obj
 
         stems[:] = overlay_stems(files)
     workers = min(workers, len(files))  # no idle processes for a short batch
+    if scheduler is not None:
+        from formreader.driver.cluster import cluster_map
+
+        model_path = model_file(model)
+        tasks = (_FileTask(os.fspath(p), source, job, model_path, stem) for p, source, stem in zip(files, names, stems))
+        yield from cluster_map(_read_file_task, tasks, scheduler, on_crash=_crashed)
+        return
     if workers <= 1:
         recognizer = recognizer_of(model)
         for path, source, stem in zip(files, names, stems):

@@ -48,12 +48,13 @@ def display_path(path: Path) -> str:
 def run(pipeline: LoadedPipeline, recognizer: Recognizer | None = None,
         on_page: Callable[[PageResult], None] | None = None,
         to_stdout: bool = False, workers: int = 1,
-        on_file: Callable[[list[PageResult]], None] | None = None) -> tuple[list[PageResult], RunSummary]:
+        on_file: Callable[[list[PageResult]], None] | None = None,
+        scheduler: str | None = None) -> tuple[list[PageResult], RunSummary]:
     """Run the pipeline through the batch driver (:func:`formreader.driver.files.read_files`)
     and write its outputs (each atomically, when the batch is done).
 
     ``workers > 1`` reads files in that many processes; the outputs are the same bytes as with
-    one. ``on_page`` sees every page's result, ``on_file`` each file's pages, as they finish.
+    one; ``scheduler`` (``local:N``, a Dask address) reads them on a Dask cluster. ``on_page`` sees every page's result, ``on_file`` each file's pages, as they finish.
     ``to_stdout``: a pipeline without outputs writes its JSON to stdout (the CLI's choice; the
     API returns the results anyway).
     """
@@ -82,7 +83,8 @@ def run(pipeline: LoadedPipeline, recognizer: Recognizer | None = None,
             writers.append((make_writer("json", sys.stdout), None))  # no outputs: results on stdout
         sources = [display_path(p) for p in pipeline.files]
         try:
-            for done in read_files(pipeline.files, job, model, workers=workers, sources=sources):
+            for done in read_files(pipeline.files, job, model, workers=workers, sources=sources,
+                                   scheduler=scheduler):
                 for result in done.pages:
                     results.append(result)
                     summary.pages += 1

@@ -1,1 +1,2 @@
-"""Input: which files a batch reads (paths, folders, globs) and how a file becomes grey page arrays."""
+"""Input: which files a batch reads (paths, folders, globs), how a file becomes grey page arrays,
+and a pipeline's YAML parsed within limits."""

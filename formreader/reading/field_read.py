@@ -24,9 +24,11 @@ from formreader.imaging.crop_clean import WORK_HEIGHT, CleanField, clean_field, 
 from formreader.imaging.faint import faint_marks
 from formreader.imaging.normalize import field_darkness
 from formreader.imaging.stats import median
+from formreader.reading.decode import Reading
 from formreader.reading.judge import judge
 from formreader.reading.page import digit_reasons
-from formreader.reading.segment import Atom, Candidate, Lattice, Reading, read_lattices, segment_field
+from formreader.reading.schedule import read_lattices
+from formreader.reading.segment import Atom, Candidate, Lattice, segment_field
 from formreader.recognizer.model import Recognizer
 from formreader.recognizer.shipped import string_model_path
 from formreader.recognizer.strings import load_string_reader, strip_of

@@ -7,7 +7,7 @@ Stages: :mod:`formreader.imaging.clean` (working resolution, binarize, deskew, s
 :mod:`formreader.imaging.fields` (boxes, comb fields or free numbers, rulings removed),
 :mod:`formreader.reading.segment` (candidate digits per field, shaded from the page's grey levels by
 :mod:`formreader.imaging.normalize`). The candidates of all the page's
-fields go to the model together (:func:`formreader.reading.segment.read_lattices`), then each field's
+fields go to the model together (:func:`formreader.reading.schedule.read_lattices`), then each field's
 reading is decoded.
 """
 
@@ -22,9 +22,12 @@ import numpy as np
 
 from formreader.imaging.clean import CleanPage, clean_page, map_bbox, remove_specks, speck_area
 from formreader.imaging.faint import faint_marks
-from formreader.imaging.fields import FieldRegion, Rect, find_regions, text_lines
+from formreader.imaging.fields import find_regions, text_lines
 from formreader.imaging.normalize import field_darkness
-from formreader.reading.segment import Lattice, Reading, read_lattices, segment_field
+from formreader.imaging.regions import FieldRegion, Rect
+from formreader.reading.decode import Reading
+from formreader.reading.schedule import read_lattices
+from formreader.reading.segment import Lattice, segment_field
 from formreader.recognizer.model import Recognizer
 from formreader.results import Digit, Field, ScanOptions
 

@@ -19,13 +19,19 @@ import cv2
 import numpy as np
 
 from formreader.config import FieldSpec, Layout, Pipeline
+from formreader.imaging.boxes import find_boxes
 from formreader.imaging.clean import clean_page, map_bbox
-from formreader.imaging.fields import Box, FieldRegion, box_lines, box_region, comb_dividers, find_boxes, line_masks
+from formreader.imaging.combs import comb_dividers
+from formreader.imaging.fields import box_region
 from formreader.imaging.layout import choose_layout
+from formreader.imaging.regions import Box, FieldRegion, box_lines
+from formreader.imaging.rulings import line_masks
 from formreader.reading import page as page_reader
+from formreader.reading.decode import Reading
 from formreader.reading.field_read import read_field_image
 from formreader.reading.page import field_from_reading, field_lattice, reread_faint
-from formreader.reading.segment import Reading, estimate_digit_height, read_lattices
+from formreader.reading.schedule import read_lattices
+from formreader.reading.segment import estimate_digit_height
 from formreader.recognizer.model import Recognizer
 from formreader.results import Field, ScanOptions
 from formreader.rules.validate import digit_count_rule

@@ -50,7 +50,7 @@ LOOK_AGAIN_BELOW = 0.9
 # three readings averaged: on the 5,000 MNIST training digits the full model never trained on,
 # 21 errors -> 19 at +-10 (11-12 of the 14 errors below 0.9 left at any tilt from 4 to 12; 14
 # at 15); on MNIST test, 29 of the 100 digits read below 0.9 are misread, 17 after. On pages
-# see formreader.reading.segment.look_again.
+# see formreader.reading.schedule.look_again.
 LOOK_AGAIN_TILTS = (-10.0, 10.0)
 # The second look also asks a second full network (:func:`second_path`), trained in the same
 # two steps from another seed, once, upright; its reading is averaged in with the three above.

@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from formreader.config import load_pipeline
-from formreader.reading.segment import Reading
+from formreader.reading.decode import Reading
 from formreader.recognizer.model import Recognizer
 from formreader.recognizer.shipped import shipped_pipelines
-from formreader.training.synth import Digits, decode, render
+from formreader.training.drawing import Digits
+from formreader.training.synth import decode, render
 
 # shipped pipeline -> the kind of synthetic page it reads (synth.KINDS)
 PIPELINE_KINDS = {"cheque": "cheque", "postal": "postal", "forms": "numbers", "nist-hsf": "hsf"}

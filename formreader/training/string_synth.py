@@ -1,7 +1,7 @@
 """Synthetic handwritten digit strings for training the string reader (:mod:`formreader.recognizer.strings`).
 
 No real strings are needed: MNIST digits (each writer's own shapes) are redrawn at a random pen
-width and slant (:func:`formreader.training.synth.glyph`) and set side by side the way people write
+width and slant (:func:`formreader.training.drawing.glyph`) and set side by side the way people write
 numbers: spaced, touching or overlapping so that their ink truly joins, tied by a ligature,
 grouped by dots or commas, closed by a dash, underlined, with a speck or a cut-off neighbour's
 stroke at the edges. Each sample is drawn the way the field reader hands a number over (white
@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from formreader.recognizer.strings import ALPHABET, HEIGHT
-from formreader.training.synth import glyph
+from formreader.training.drawing import glyph
 
 DIGIT_HEIGHT = (18.0, 24.0)  # digit height range in a string image, pixels
 

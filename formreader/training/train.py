@@ -166,8 +166,8 @@ def _page_crops(cfg: TrainConfig, x: np.ndarray, y: np.ndarray, verbose: int) ->
     else with the teacher, whose probabilities on them are the targets anyway."""
     from formreader.errors import ModelError
     from formreader.recognizer.model import load_model
+    from formreader.training.drawing import Digits
     from formreader.training.pagecrops import page_crops
-    from formreader.training.synth import Digits
 
     cutter = cfg.init or cfg.teacher
     if not cutter:
