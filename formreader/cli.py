@@ -361,6 +361,7 @@ def run(
     from formreader.driver.batch import Progress, sigterm_as_interrupt
     from formreader.driver.pipeline import run as run_pipeline
 
+    scheduler = scheduler or loaded.spec.scheduler
     if workers > 1 or scheduler is not None:
         from formreader.api import check_model
 

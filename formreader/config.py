@@ -33,6 +33,7 @@ The schema, by example (every key but ``inputs`` is optional)::
       - {name: amount, zone: [0.65, 0.22, 1, 0.55], type: amount, decimals: 2, thousands: ",", decimal: "."}
       - {name: date, zone: [0.6, 0, 1, 0.2], type: date, format: MMDDYYYY, years: [2000, 2099]}
     outputs: {csv: out/r.csv, json: out/r.json, overlays: out/overlays, review: out/review.html}
+    scheduler: local:4                    # optional: read on a Dask cluster (local:N or tcp://host:8786)
 """
 
 from __future__ import annotations
@@ -166,6 +167,18 @@ class Outputs(_Strict):
     review: str | None = None  # review.html
 
 
+def parse_scheduler(scheduler: str) -> tuple[str, int | str]:
+    """``local:N`` -> ("local", N); an address (``tcp://host:8786``) -> ("address", it)."""
+    kind, _, rest = scheduler.partition(":")
+    if kind == "local":
+        if not rest.isdigit() or not 1 <= int(rest) <= 256:
+            raise ValueError(f"{scheduler!r}: local:N needs a worker count N from 1 to 256")
+        return "local", int(rest)
+    if rest.startswith("//") and rest[2:]:
+        return "address", scheduler
+    raise ValueError(f"{scheduler!r}: expected local:N or an address such as tcp://host:8786")
+
+
 class Pipeline(_Strict):
     name: str | None = None
     inputs: list[str] = Field(min_length=1)
@@ -175,6 +188,12 @@ class Pipeline(_Strict):
     layout: Layout = Layout()
     fields: list[FieldSpec] = []
     outputs: Outputs = Outputs()
+    scheduler: str | None = None  # read on a Dask cluster (docs/cluster.md); --scheduler overrides
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, value: str | None) -> str | None:
+        return value if value is None or parse_scheduler(value) else value
 
     @field_validator("inputs", mode="before")
     @classmethod

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from formreader import config
 from formreader.driver.batch import top_up
 from formreader.errors import FormreaderError
 
@@ -34,15 +35,11 @@ class SchedulerError(FormreaderError):
 
 
 def parse_scheduler(scheduler: str) -> tuple[str, int | str]:
-    """``local:N`` -> ("local", N); an address -> ("address", it). Anything else is an error."""
-    if scheduler.startswith("local:"):
-        count = scheduler.split(":", 1)[1]
-        if not count.isdigit() or not 1 <= int(count) <= 256:
-            raise SchedulerError(f"scheduler {scheduler!r}: local:N needs a worker count N from 1 to 256")
-        return "local", int(count)
-    if "://" in scheduler and scheduler.split("://", 1)[1]:
-        return "address", scheduler
-    raise SchedulerError(f"scheduler {scheduler!r}: expected local:N or an address such as tcp://host:8786")
+    """:func:`formreader.config.parse_scheduler`, its complaint as a SchedulerError."""
+    try:
+        return config.parse_scheduler(scheduler)
+    except ValueError as exc:
+        raise SchedulerError(f"scheduler {exc}") from None
 
 
 @contextmanager

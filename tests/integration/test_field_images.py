@@ -212,7 +212,7 @@ def test_auto_tells_field_images_from_pages(nist_scan) -> None:
 
 def test_scan_reports_the_layout_it_chose(dev_sample, tmp_path: Path) -> None:
     crop = dev_sample[1][0]
-    sample = Path(__file__).resolve().parents[1] / "samples" / "postal-000.jpg"
+    sample = Path(__file__).resolve().parents[2] / "samples" / "postal-000.jpg"
     result = CliRunner().invoke(app, ["scan", str(crop), str(sample)])
     assert result.exit_code == 0, result.output
     pages = json.loads(result.stdout)["pages"]

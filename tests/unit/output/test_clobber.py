@@ -15,7 +15,7 @@ from formreader.errors import FormreaderError
 from formreader.output.clobber import check_outputs, check_overlay_dir
 from formreader.output.writers import atomic_write
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "samples" / "postal-000.jpg"
 
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from formreader.cli import app
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def _pipeline(folder: Path, names: list[str], extra: str = "") -> Path:

@@ -14,7 +14,9 @@ import parish
 from formreader.cli import app
 from formreader.driver.cluster import SchedulerError, cluster_map, parse_scheduler
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+pytestmark = pytest.mark.slow  # seconds each: `pytest -m "not slow"` skips them while iterating
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def test_scan_on_a_local_cluster_writes_the_same_bytes(tmp_path: Path) -> None:
@@ -90,3 +92,16 @@ def test_no_dask_without_a_scheduler(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(SAMPLES / "postal-000.jpg")], capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_pipeline_names_its_scheduler_and_a_bad_one_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes((SAMPLES / "postal-000.jpg").read_bytes())
+    pipe = tmp_path / "p.yaml"
+    pipe.write_text('inputs: ["*.jpg"]\noutputs: {csv: r.csv}\nscheduler: local:1\n')
+    result = CliRunner().invoke(app, ["run", str(pipe)])
+    assert result.exit_code == 0, result.output
+    local = CliRunner().invoke(app, ["run", str(pipe), "--set", "outputs.csv=s.csv", "--set", "scheduler="])
+    assert local.exit_code == 0, local.output
+    assert (tmp_path / "r.csv").read_bytes() == (tmp_path / "s.csv").read_bytes()
+    bad = CliRunner().invoke(app, ["run", str(pipe), "--set", "scheduler=somewhere"])
+    assert bad.exit_code == 2 and "scheduler" in bad.stderr and "Traceback" not in bad.output

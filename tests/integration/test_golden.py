@@ -17,7 +17,7 @@ from formreader.driver.pipeline import run
 from formreader.results import PageResult
 from formreader.training.evaluate import edit_distance
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 EXPECTED = SAMPLES / "expected"
 # sample kind -> the shipped pipeline that reads it

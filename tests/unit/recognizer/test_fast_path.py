@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from conftest import SHIPPED_MODEL
 
+pytestmark = pytest.mark.slow  # seconds each: `pytest -m "not slow"` skips them while iterating
+
 TOLERANCE = 1e-4
 
 

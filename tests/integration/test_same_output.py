@@ -3,8 +3,8 @@ a restructuring, a speed-up or a dependency upgrade that changes any reading is 
 
 Every 25th parish crop (279 crops, all 13 books) read as field images, and the NIST form read
 as a page. When a change is meant to alter readings, regenerate with
-``python tests/test_same_output.py`` and say in the commit what changed and why. (The shipped
-samples are compared the same way in tests/test_golden.py.)
+``python tests/integration/test_same_output.py`` and say in the commit what changed and why. (The shipped
+samples are compared the same way in tests/integration/test_golden.py.)
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 import parish
 from formreader.cli import app
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]
 EXPECTED = HERE / "data" / "same-output"
 NIST = parish.ROOT.parent / "shared" / "data" / "scans" / "nist-hsf-f0000.png"
 STEP = 25

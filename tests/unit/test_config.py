@@ -11,7 +11,7 @@ from formreader.config import apply_override, load_pipeline, validate
 from formreader.errors import ConfigError, ExitCode
 from formreader.io.safe_yaml import MAX_NODES, parse_yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:

@@ -11,6 +11,8 @@ import pytest
 from formreader.training.data import Mnist
 from formreader.training.train import TrainConfig, train
 
+pytestmark = pytest.mark.slow  # seconds each: `pytest -m "not slow"` skips them while iterating
+
 
 @pytest.fixture(scope="module")
 def small(mnist) -> Mnist:

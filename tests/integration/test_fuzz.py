@@ -1,7 +1,7 @@
 """Fuzzing: mutated image files and pipeline YAML never give a traceback, only a one-line error.
 
 Fixed seeds, so a failure is reproducible; ``FORMREADER_FUZZ_CASES`` raises the count (the
-longer run: ``FORMREADER_FUZZ_CASES=10000 pytest tests/test_fuzz.py``).
+longer run: ``FORMREADER_FUZZ_CASES=10000 pytest tests/integration/test_fuzz.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from formreader.api import read_file
 from formreader.config import load_pipeline
 from formreader.errors import ConfigError
 from formreader.results import PageResult, ScanOptions
+
+pytestmark = pytest.mark.slow  # seconds each: `pytest -m "not slow"` skips them while iterating
 
 CASES = int(os.environ.get("FORMREADER_FUZZ_CASES", "2000"))
 

@@ -3,7 +3,7 @@ files become errors without stopping the batch, workers keep order and survive a
 
 The page scanner is replaced by a small stand-in that measures the ink it is given, so these
 tests pin the plumbing (which pixels reach the scanner, what comes back) without depending on
-the model or on the scanner's accuracy; tests/test_cli_scan.py runs the real thing end to end.
+the model or on the scanner's accuracy; tests/integration/test_cli_scan.py runs the real thing end to end.
 """
 
 from __future__ import annotations

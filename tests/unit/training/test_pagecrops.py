@@ -14,6 +14,8 @@ from formreader.training.drawing import Digits
 from formreader.training.pagecrops import PIPELINE_KINDS, labelled_crops, page_crops
 from formreader.training.train import TrainConfig, train
 
+pytestmark = pytest.mark.slow  # seconds each: `pytest -m "not slow"` skips them while iterating
+
 
 def _reading(values: str) -> Reading:
     crop = np.zeros((28, 28), np.float32)

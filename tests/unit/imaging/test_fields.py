@@ -472,7 +472,7 @@ def test_neither_the_loop_of_a_bold_0_nor_a_broken_comb_is_a_notched_box(test_di
     assert boxes.find_boxes(clean.clean_page(card).mask) == []
     # A golden cheque: digits written across the date comb's dividers join its cells into one
     # hole with six notches; read as a plain box, the dividers became 1s.
-    sample = Path(__file__).resolve().parents[1] / "samples" / "cheque-004.jpg"
+    sample = Path(__file__).resolve().parents[3] / "samples" / "cheque-004.jpg"
     cheque = clean.clean_page(cv2.imread(str(sample), cv2.IMREAD_GRAYSCALE)).mask
     n = len(boxes.find_boxes(cheque))
     monkeypatch.setattr(boxes, "MAX_NOTCHES", 10)

@@ -17,7 +17,7 @@ from formreader.driver.pipeline import run
 from formreader.reading.zones import read_named
 from formreader.rules.validate import luhn_ok
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 PIPELINES = sorted((ROOT / "pipelines").glob("*.yaml"))
 HSF_TRUTH = ("0123456789 0123456789 0123456789 16 899 0124 43744 403875 821 7358 55925 116213 86 "

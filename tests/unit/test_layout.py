@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "formreader"
+PACKAGE = Path(__file__).resolve().parents[2] / "formreader"
 ORDER = ["io", "imaging", "recognizer", "rules", "reading", "output", "driver", "training"]
 # What each top-level module may import: the subpackages before this rank.
 TOP_RANK = {"errors": 0, "results": 0, "config": 1, "api": len(ORDER), "cli": len(ORDER),
