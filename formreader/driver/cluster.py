@@ -51,7 +51,10 @@ def dask_client(scheduler: str, allowed_failures: int = 1) -> Iterator[Any]:
         from distributed import Client, LocalCluster
     except ImportError:
         raise SchedulerError(f"scheduler {scheduler!r} needs Dask: {INSTALL_HINT}") from None
+    # One task at a time per worker (saturation 1.0): when a worker dies, only the file it was
+    # reading is suspect, never files merely queued behind it.
     with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures,
+                          "distributed.scheduler.worker-saturation": 1.0,
                           "distributed.worker.daemon": False}):
         if kind == "local":
             cluster = LocalCluster(n_workers=int(target), threads_per_worker=1, processes=True,
