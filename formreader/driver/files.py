@@ -236,6 +236,11 @@ def model_file(model: object) -> str:
                              "pass the model's path instead")
         return os.fspath(model.path)  # type: ignore[attr-defined]
     path = Path(model) if model is not None else default_model_path()
+    if path.is_dir():
+        from formreader.recognizer.bundle import read_manifest
+
+        read_manifest(path)  # a bundle of another format is refused now, not in every worker
+        return os.fspath(path.resolve())
     if not path.is_file():
         raise ModelError(f"{path}: model file not found; train one with `formreader train` or pass --model")
     return os.fspath(path.resolve())

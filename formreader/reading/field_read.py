@@ -410,7 +410,7 @@ def read_field_images(grays: list[np.ndarray], recognizer: Recognizer, options: 
     cleaned, numbers = zip(*[_cleaned(g) for g in grays]) if grays else ((), ())
     lattices = [field_lattice(c, n) for c, n in zip(cleaned, numbers)]
     readings = read_lattices(lattices, recognizer)
-    model = string_model_path() if options.string_reader else None
+    model = string_model_path(getattr(recognizer, "strings_path", None)) if options.string_reader else None
     reader = load_string_reader(str(model)) if model is not None else None
     out = []
     for g, c, n, lat, r in zip(grays, cleaned, numbers, lattices, readings):

@@ -176,6 +176,7 @@ class Recognizer:
 
             forward = make_forward(model, backend)
         self._model = model
+        self.strings_path: Path | None = None  # a bundle's string reader; None: the shipped one
         self.path = path
         self.chunk = chunk
         self._forward = forward
@@ -351,8 +352,23 @@ def load_model(path: str | os.PathLike[str] | None = None, screen: bool | None =
     ``screen`` is False or ``$FORMREADER_SCREEN`` is ``off``. A model without one beside it
     (your own ``--model``) reads every crop itself. A second network beside it
     (:func:`second_path`) joins its second look at doubtful digits, screen or not.
+
+    ``path`` may be a bundle folder (:mod:`formreader.recognizer.bundle`): its digit model is
+    loaded, and its string reader is the one field images are read with
+    (:attr:`Recognizer.strings_path`).
     """
-    full = str(Path(path) if path else default_model_path())
+    from formreader.recognizer.bundle import bundle_models, is_bundle
+
+    strings = None
+    if path and is_bundle(path):
+        digits, strings = bundle_models(path)
+        path = digits
+    rec = _load(str(Path(path) if path else default_model_path()), screen)
+    rec.strings_path = strings
+    return rec
+
+
+def _load(full: str, screen: bool | None) -> Recognizer:
     if screen is None:
         screen = os.environ.get(SCREEN_ENV, "").strip().lower() not in ("off", "0", "no", "false")
     fast = screen_path(full)

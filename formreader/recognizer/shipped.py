@@ -44,12 +44,15 @@ def shipped_pipelines() -> Path:
     return _shipped_file("formreader._pipelines", "pipelines", "nist-hsf.yaml").parent
 
 
-def string_model_path() -> Path | None:
+def string_model_path(bundled: Path | None = None) -> Path | None:
     """``$FORMREADER_STRING_MODEL`` if set (``none``: field images are read by the segmenter
-    alone), else the string reader shipped inside the package."""
+    alone), else ``bundled`` (the string reader of the model bundle in use), else the string
+    reader shipped inside the package."""
     env = os.environ.get(STRING_MODEL_ENV)
     if env and env.lower() == "none":
         return None
     if env:
         return Path(env)
+    if bundled is not None:
+        return bundled
     return _shipped_file("formreader._models", "models", STRING_MODEL_FILE)

@@ -1,0 +1,309 @@
+"""Fine-tune the readers on a user's own labelled fields: ``formreader train --fields``.
+
+Every collection has its own pens, paper and habits; a few hundred fields a person has checked
+teach the readers more about them than any amount of MNIST. From LABELS.csv (``image,value``,
+one field image per row, as review.html exports them):
+
+1. a seeded share of the fields is held out to judge the result, never trained on;
+2. the digit CNN is fine-tuned on the digit crops the segmenter cuts from the other fields,
+   read with the label's length so the cuts agree with the label (fields it cannot cut that
+   way are left out), mixed one to one with MNIST training digits so it does not forget
+   digits the user's fields lack;
+3. the string reader is fine-tuned on the same fields' number strips with their labels,
+   mixed one to one with synthetic strings, for the same reason;
+4. both are read on the held-out fields before and after; a bundle that reads them worse than
+   the models it started from is not written unless asked (``force``).
+
+Deterministic for a seed and the same data. Needs TensorFlow (training); the bundle is read
+with ONNX Runtime like the shipped models.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from formreader.errors import DataError, OutputError
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LabelledField:
+    line: int  # in LABELS.csv, for messages
+    image: Path
+    value: str  # the digits as written
+
+
+@dataclass
+class FineTuneConfig:
+    epochs: int = 3  # passes over the user's fields (each step half theirs, half MNIST/synthetic)
+    seed: int = 1
+    validation: float = 0.1  # share of the fields held out to judge the bundle
+    digit_lr: float = 1e-4
+    string_lr: float = 3e-4
+    batch: int = 32  # user samples per step (as many general ones beside them)
+
+
+def read_labels(path: Path) -> tuple[list[LabelledField], list[str]]:
+    """The usable rows of LABELS.csv, and one problem line per row that is not (by line number).
+
+    Columns ``image`` (relative to the CSV's folder, or absolute) and ``value`` (digits);
+    other columns (``text``) are ignored. A missing file, an unreadable image or a value that
+    is not digits skips its row; only a CSV without a usable row is an error."""
+    from formreader.io.pages import load_gray
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the labels ({exc})") from None
+    reader = csv.DictReader(text.splitlines())
+    missing = {"image", "value"} - set(reader.fieldnames or [])
+    if missing:
+        raise DataError(f"{path}: needs the columns image,value (missing {', '.join(sorted(missing))})")
+    rows: list[LabelledField] = []
+    problems: list[str] = []
+    for line, row in enumerate(reader, start=2):
+        image, value = (row.get("image") or "").strip(), (row.get("value") or "").strip()
+        where = f"{path}:{line}"
+        if not value.isdigit() or not value.isascii():
+            problems.append(f"{where}: value {value!r} is not digits; row skipped")
+            continue
+        target = Path(image) if os.path.isabs(image) else path.parent / image
+        if not image or not target.is_file():
+            problems.append(f"{where}: image {image!r} not found; row skipped")
+            continue
+        try:
+            load_gray(target)
+        except Exception as exc:  # any decoder failure: the row is unusable, the rest are not
+            problems.append(f"{where}: {target.name}: cannot read the image ({type(exc).__name__}); row skipped")
+            continue
+        rows.append(LabelledField(line, target, value))
+    if not rows:
+        raise DataError(f"{path}: no usable row ({len(problems)} skipped)")
+    return rows, problems
+
+
+def split(rows: list[LabelledField], share: float, seed: int) -> tuple[list[LabelledField], list[LabelledField]]:
+    """(train, held out): a seeded ``share`` of the fields, at least one, held out."""
+    order = np.random.default_rng(seed).permutation(len(rows))
+    n_val = min(len(rows) - 1, max(1, int(round(share * len(rows))))) if len(rows) > 1 else 0
+    held = sorted(order[:n_val].tolist())
+    keep = sorted(order[n_val:].tolist())
+    return [rows[i] for i in keep], [rows[i] for i in held]
+
+
+@dataclass
+class Samples:
+    """What the user's fields teach: digit crops (the segmenter's cuts) and number strips."""
+
+    crops: np.ndarray  # (n, 28, 28) float32
+    digits: np.ndarray  # (n,) int64
+    strips: list[tuple[np.ndarray, str]] = field(default_factory=list)
+    uncut: int = 0  # fields the segmenter could not cut into as many digits as the label has
+
+
+def cut_samples(rows: list[LabelledField], recognizer: Any) -> Samples:
+    """Digit crops and strips of ``rows``, cut the way fields are read."""
+    from formreader.io.pages import load_gray
+    from formreader.reading.field_read import _cleaned, field_lattice
+    from formreader.reading.schedule import read_lattices
+    from formreader.recognizer.strings import strip_of
+
+    crops: list[np.ndarray] = []
+    digits: list[int] = []
+    out = Samples(np.zeros((0, 28, 28), np.float32), np.zeros(0, np.int64))
+    for row in rows:
+        cleaned, number = _cleaned(load_gray(row.image))
+        strip = strip_of(number.mask, number.digit_height)
+        if strip is not None:
+            out.strips.append((strip.image, row.value))
+        lattice = field_lattice(cleaned, number)
+        n = len(row.value)
+        reading = read_lattices([lattice], recognizer, lengths=[lambda k, n=n: k == n])[0] if lattice else None
+        if reading is None or len(reading.digits) != n or any(d.crop is None for d in reading.digits):
+            out.uncut += 1
+            continue
+        for d, ch in zip(reading.digits, row.value):
+            crops.append(d.crop)  # type: ignore[arg-type]
+            digits.append(int(ch))
+    if crops:
+        out.crops, out.digits = np.stack(crops).astype(np.float32), np.array(digits, np.int64)
+    return out
+
+
+def score(rows: list[LabelledField], recognizer: Any) -> dict[str, float]:
+    """How the readers do on ``rows``: share read right, share ok, and of those ok, share right."""
+    from formreader.io.pages import load_gray
+    from formreader.reading.field_read import read_field_images
+    from formreader.results import ScanOptions
+
+    fields = read_field_images([load_gray(r.image) for r in rows], recognizer, ScanOptions(field_mode="field"))
+    right = [f.value == r.value for f, r in zip(fields, rows)]
+    ok = [f.status == "ok" for f in fields]
+    n_ok = sum(ok)
+    return {"fields": len(rows), "right": round(float(np.mean(right)), 4), "ok": round(n_ok / len(rows), 4),
+            "ok_right": round(sum(a and b for a, b in zip(ok, right)) / n_ok, 4) if n_ok else 1.0}
+
+
+def _progress(total: int, what: str) -> Any:
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=what, unit="step", leave=False, dynamic_ncols=True,
+                disable=not sys.stderr.isatty())
+
+
+def tune_digits(base: Path, samples: Samples, mnist: Any, cfg: FineTuneConfig, log: Log) -> Any:
+    """The digit CNN at ``base``, fine-tuned on the user's crops mixed 1:1 with MNIST."""
+    import keras
+
+    model = keras.saving.load_model(base, compile=False)
+    if not len(samples.digits):
+        log("digit CNN: no field could be cut into its label's digits; left as it was")
+        return model
+    rng = np.random.default_rng(cfg.seed)
+    pick = rng.choice(len(mnist.y_train), len(samples.digits), replace=len(samples.digits) > len(mnist.y_train))
+    x = np.concatenate([samples.crops, mnist.x_train[pick].astype(np.float32) / 255.0])[..., None]
+    y = np.concatenate([samples.digits, mnist.y_train[pick].astype(np.int64)])
+    model.compile(optimizer=keras.optimizers.Adam(cfg.digit_lr), loss="sparse_categorical_crossentropy")
+    steps = int(np.ceil(len(y) / (2 * cfg.batch)))
+    bar = _progress(steps * cfg.epochs, "digit CNN")
+    for _ in range(cfg.epochs):
+        order = rng.permutation(len(y))
+        for k in range(steps):
+            idx = order[k * 2 * cfg.batch : (k + 1) * 2 * cfg.batch]
+            model.train_on_batch(x[idx], y[idx])
+            bar.update(1)
+    bar.close()
+    return model
+
+
+def tune_strings(base: Path, samples: Samples, mnist: Any, cfg: FineTuneConfig, log: Log) -> Any:
+    """The string reader at ``base`` (its Keras file), fine-tuned on the user's strips mixed 1:1
+    with synthetic MNIST strings."""
+    import keras
+    import tensorflow as tf
+
+    from formreader.recognizer.strings import HEIGHT
+    from formreader.training.string_synth import StringSample, StringWriter, pack
+
+    model = keras.saving.load_model(base, compile=False)
+    if not samples.strips:
+        log("string reader: no strip; left as it was")
+        return model
+    width = 352
+    strips = [(img, text) for img, text in samples.strips if img.shape[1] <= width]
+    writer = StringWriter(mnist.x_train, mnist.y_train, seed=cfg.seed, width=width)
+    opt = tf.keras.optimizers.Adam(cfg.string_lr)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, HEIGHT, None], tf.float32),
+                                  tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)])
+    def step(x: Any, y: Any, lengths: Any) -> Any:
+        with tf.GradientTape() as tape:
+            logits = model(x[..., None], training=True)[:, 0]
+            t = tf.fill([tf.shape(logits)[0]], tf.shape(logits)[1])
+            loss = tf.reduce_mean(tf.nn.ctc_loss(y, logits, lengths, t, logits_time_major=False, blank_index=0))
+        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return loss
+
+    half = cfg.batch // 2
+    steps = int(np.ceil(len(strips) / half))
+    bar = _progress(steps * cfg.epochs, "string reader")
+    for _ in range(cfg.epochs):
+        order = writer.rng.permutation(len(strips))
+        for k in range(steps):
+            mine = [StringSample(strips[j][0], strips[j][1]) for j in order[k * half : (k + 1) * half]]
+            x, y, lengths, _ = pack(mine + [writer.sample() for _ in range(half)], width, writer.rng)
+            step(tf.constant(x), tf.constant(y), tf.constant(lengths))
+            bar.update(1)
+    bar.close()
+    return model
+
+
+def _sha(rows: list[LabelledField]) -> str:
+    """A hash of the labelled data: every image's bytes and its value, in row order."""
+    h = hashlib.sha256()
+    for r in rows:
+        h.update(f"{r.value}\0".encode())
+        h.update(r.image.read_bytes())
+    return h.hexdigest()
+
+
+def train_fields(labels: Path, out: Path, mnist: Any, cfg: FineTuneConfig = FineTuneConfig(),
+                 force: bool = False, log: Log = print) -> dict[str, Any]:
+    """Fine-tune the shipped readers on LABELS.csv and write the bundle ``out`` (see the module
+    docstring). Returns the manifest."""
+    import keras
+    import tensorflow as tf
+
+    from formreader import __version__
+    from formreader.recognizer.bundle import BUNDLE_FORMAT, DIGITS, MANIFEST, STRINGS
+    from formreader.recognizer.model import load_model, screen_path, second_path
+    from formreader.recognizer.shipped import default_model_path, string_model_path
+    from formreader.training.train_strings import string_model_to_onnx
+
+    if out.is_file() or (out.is_dir() and any(out.iterdir())):
+        raise OutputError(f"{out}: already exists; give a new folder for the bundle")
+    started = time.time()
+    rows, problems = read_labels(labels)
+    for line in problems:
+        log(line)
+    train_rows, held = split(rows, cfg.validation, cfg.seed)
+    base_digits = default_model_path()
+    base_strings = string_model_path()
+    if base_strings is None or not base_strings.with_suffix(".keras").is_file():
+        raise DataError("the string reader to start from has no .keras file beside its .onnx")
+    base = load_model(base_digits)
+    log(f"{len(rows)} labelled fields: {len(train_rows)} to learn from, {len(held)} held out to judge")
+    samples = cut_samples(train_rows, base)
+    log(f"{len(samples.digits)} digit crops from {len(train_rows) - samples.uncut} fields "
+        f"({samples.uncut} could not be cut into their label's digits); {len(samples.strips)} strips")
+    before = score(held, base)
+    keras.utils.set_random_seed(cfg.seed)
+    tf.config.experimental.enable_op_determinism()
+    digits_model = tune_digits(base_digits, samples, mnist, cfg, log)
+    strings_model = tune_strings(base_strings.with_suffix(".keras"), samples, mnist, cfg, log)
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    digits_model.save(tmp / DIGITS)
+    for beside in (screen_path(base_digits), second_path(base_digits)):
+        if beside.is_file():
+            shutil.copyfile(beside, tmp / beside.name.replace(base_digits.stem, Path(DIGITS).stem, 1))
+    (tmp / STRINGS).write_bytes(string_model_to_onnx(strings_model))
+    strings_model.save(tmp / Path(STRINGS).with_suffix(".keras"))
+    manifest: dict[str, Any] = {
+        "bundle_format": BUNDLE_FORMAT, "formreader_version": __version__,
+        "created": time.strftime("%Y-%m-%d", time.gmtime()),
+        "base": {"digits": base_digits.name, "strings": base_strings.name},
+        "labels": {"file": labels.name, "sha256": _sha(rows), "fields": len(rows), "skipped": len(problems),
+                   "trained_on": len(train_rows), "held_out": len(held), "digit_crops": int(len(samples.digits))},
+        "config": asdict(cfg), "held_out_before": before,
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    after = score(held, load_model(tmp))
+    manifest["held_out_after"] = after
+    manifest["training_seconds"] = round(time.time() - started, 1)
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    log(f"held-out fields read right: {before['right']:.1%} before, {after['right']:.1%} after "
+        f"(ok {before['ok']:.1%} -> {after['ok']:.1%}, of which right {before['ok_right']:.1%} -> "
+        f"{after['ok_right']:.1%})")
+    if after["right"] < before["right"] and not force:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DataError(f"the fine-tuned readers read the held-out fields worse ({after['right']:.1%} against "
+                        f"{before['right']:.1%}); no bundle written (--force writes it anyway)")
+    if out.is_dir():
+        out.rmdir()  # empty, checked above
+    tmp.rename(out)
+    return manifest
