@@ -279,7 +279,7 @@ def stages(files: list[Path], model: Path) -> dict[str, Any]:
     import io
 
     from formreader import api
-    from formreader import io as page_io  # api.read_file imports iter_pages from here per call
+    from formreader.io import pages as page_io  # the driver imports iter_pages from here per call
     from formreader.output.writers import JsonWriter
     from formreader.reading import page, schedule, segment
     from formreader.recognizer.model import load_model

@@ -360,10 +360,10 @@ def load_model(path: str | os.PathLike[str] | None = None, screen: bool | None =
     from formreader.recognizer.bundle import bundle_models, is_bundle
 
     strings = None
-    if path and is_bundle(path):
-        digits, strings = bundle_models(path)
-        path = digits
-    rec = _load(str(Path(path) if path else default_model_path()), screen)
+    path = Path(path) if path else default_model_path()  # $FORMREADER_MODEL may name a bundle too
+    if is_bundle(path):
+        path, strings = bundle_models(path)
+    rec = _load(str(path), screen)
     rec.strings_path = strings
     return rec
 

@@ -49,7 +49,8 @@ def test_the_held_out_share_is_seeded_and_never_empty() -> None:
 
 
 @pytest.mark.slow
-def test_a_bundle_is_written_read_with_and_the_same_for_the_same_seed(tmp_path: Path, mnist_dir) -> None:
+def test_a_bundle_is_written_read_with_and_the_same_for_the_same_seed(tmp_path: Path, mnist_dir,
+                                                                    monkeypatch) -> None:
     rows = [(str(p), label) for p, label, _ in parish.crops("dev")[::120] if label.isdigit()][:40]
     labels = _labels(tmp_path, rows)
     outs = []
@@ -71,6 +72,10 @@ def test_a_bundle_is_written_read_with_and_the_same_for_the_same_seed(tmp_path: 
             assert a.read_bytes() == b.read_bytes(), name
     scanned = CliRunner().invoke(app, ["scan", rows[0][0], "--model", str(outs[0]), "--format", "csv"])
     assert scanned.exit_code == 0, scanned.output
+    from formreader.recognizer.model import load_model
+
+    monkeypatch.setenv("FORMREADER_MODEL", str(outs[0]))  # the environment may name a bundle too
+    assert load_model().strings_path == outs[0] / "strings.onnx"
     again = CliRunner().invoke(app, ["train", "--fields", str(labels), "--out", str(outs[0]), "--mnist", str(mnist_dir)])
     assert again.exit_code == 3 and "already exists" in again.stderr
 
