@@ -195,8 +195,8 @@ def tune_strings(base: Path, samples: Samples, mnist: Any, cfg: FineTuneConfig, 
     import keras
     import tensorflow as tf
 
-    from formreader.recognizer.strings import HEIGHT
     from formreader.training.string_synth import StringSample, StringWriter, pack
+    from formreader.training.train_strings import ctc_step
 
     model = keras.saving.load_model(base, compile=False)
     if not samples.strips:
@@ -205,17 +205,7 @@ def tune_strings(base: Path, samples: Samples, mnist: Any, cfg: FineTuneConfig, 
     width = 352
     strips = [(img, text) for img, text in samples.strips if img.shape[1] <= width]
     writer = StringWriter(mnist.x_train, mnist.y_train, seed=cfg.seed, width=width)
-    opt = tf.keras.optimizers.Adam(cfg.string_lr)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, HEIGHT, None], tf.float32),
-                                  tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)])
-    def step(x: Any, y: Any, lengths: Any) -> Any:
-        with tf.GradientTape() as tape:
-            logits = model(x[..., None], training=True)[:, 0]
-            t = tf.fill([tf.shape(logits)[0]], tf.shape(logits)[1])
-            loss = tf.reduce_mean(tf.nn.ctc_loss(y, logits, lengths, t, logits_time_major=False, blank_index=0))
-        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
-        return loss
+    step = ctc_step(model, tf.keras.optimizers.Adam(cfg.string_lr))
 
     half = cfg.batch // 2
     steps = int(np.ceil(len(strips) / half))

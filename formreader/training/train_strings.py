@@ -114,6 +114,24 @@ def string_model_to_onnx(model: Any) -> bytes:
     return onnx_model.SerializeToString()
 
 
+def ctc_step(model: Any, opt: Any) -> Any:
+    """One CTC training step of ``model`` with ``opt`` on (images (N, HEIGHT, W), dense labels,
+    label lengths), compiled once for any batch size and width; returns the mean loss."""
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None, HEIGHT, None], tf.float32),
+                                  tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)])
+    def step(x: Any, y: Any, lengths: Any) -> Any:
+        with tf.GradientTape() as tape:
+            logits = model(x[..., None], training=True)[:, 0]  # (N, T, C)
+            t = tf.fill([tf.shape(logits)[0]], tf.shape(logits)[1])
+            loss = tf.reduce_mean(tf.nn.ctc_loss(y, logits, lengths, t, logits_time_major=False, blank_index=0))
+        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return loss
+
+    return step
+
+
 def _exact(decoded: list[str], texts: list[str]) -> float:
     return float(np.mean([a == b for a, b in zip(decoded, texts)]))
 
@@ -132,16 +150,7 @@ def train_strings(data: Mnist, out: Path, cfg: StringTrainConfig, log: Any = pri
     check = StringWriter(data.x_test, data.y_test, seed=cfg.seed + 1000, width=cfg.width)
     xe, _, _, te = batch(check, cfg.eval_size)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, HEIGHT, None], tf.float32),
-                                  tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)])
-    def step(x: Any, y: Any, lengths: Any) -> Any:
-        with tf.GradientTape() as tape:
-            logits = model(x[..., None], training=True)[:, 0]  # (N, T, C)
-            t = tf.fill([tf.shape(logits)[0]], tf.shape(logits)[1])
-            loss = tf.reduce_mean(tf.nn.ctc_loss(y, logits, lengths, t, logits_time_major=False, blank_index=0))
-        grads = tape.gradient(loss, model.trainable_variables)
-        opt.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
+    step = ctc_step(model, opt)
 
     def evaluate() -> float:
         probs = np.concatenate([tf.nn.softmax(model(xe[i : i + 100, ..., None], training=False)[:, 0]).numpy()
