@@ -53,6 +53,10 @@ def _options(verbose: bool = typer.Option(False, "--verbose", "-v",
     VERBOSE["on"] = verbose
 
 
+# What `pip install formreader` leaves out (reading needs none of it): `formreader[train]`.
+TRAINING_STACK = {"tensorflow", "keras", "matplotlib", "onnx"}
+
+
 def handle_errors(func: F) -> F:
     """Exit codes: 0 all read, 1 some pages failed, 2 usage/config, 3 an output could not be
     written, 70 internal error (traceback with --verbose), 130 interrupted."""
@@ -66,6 +70,11 @@ def handle_errors(func: F) -> F:
             fail("interrupted", ExitCode.INTERRUPTED)
         except (typer.Exit, typer.Abort, SystemExit, _UsageBase):
             raise  # typer's own usage errors (exit 2) and exits
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] not in TRAINING_STACK:
+                raise
+            fail(f"this command needs {exc.name.split('.')[0]}, part of the training stack: "  # type: ignore[union-attr]
+                 "pip install 'formreader[train]'")
         except Exception as exc:  # a bug: one line, unless asked for the traceback
             if VERBOSE["on"]:
                 raise

@@ -195,18 +195,37 @@ def _otsu(gray: np.ndarray, hist: np.ndarray | None) -> np.ndarray:
     return inv.view(bool)
 
 
+def sauvola_threshold(gray: np.ndarray, window: int, k: float = 0.2) -> np.ndarray:
+    """Sauvola's threshold per pixel, ``m * (1 + k * (s / 128 - 1))`` with ``m`` and ``s`` the
+    mean and standard deviation of the ``window`` x ``window`` square around it (mirrored at the
+    edges) of an 8-bit image.
+
+    The same float64 numbers as scikit-image's ``threshold_sauvola`` (a test checks it): the
+    window sums of 8-bit pixels and their squares are whole numbers, exact in float64 however
+    they are added up, and from them the same operations in the same order follow. OpenCV's box
+    filter does the sums, so reading needs no scikit-image (and no SciPy).
+    """
+    pixels = gray.astype(np.float64)
+    size, border = (window, window), cv2.BORDER_REFLECT_101
+    sums = cv2.boxFilter(pixels, cv2.CV_64F, size, normalize=False, borderType=border)
+    squares = cv2.boxFilter(pixels * pixels, cv2.CV_64F, size, normalize=False, borderType=border)
+    n = float(window * window)
+    m = sums / n
+    s = np.sqrt(np.clip(squares / n - m * m, 0, None))
+    r = 0.5 * (255.0 - 0.0)
+    return m * (1 + k * ((s / r) - 1))
+
+
 def sauvola(gray: np.ndarray, window: int | None = None, k: float = 0.2) -> np.ndarray:
-    """Sauvola local threshold (scikit-image), window ~1/40 of the page's long side.
+    """Sauvola local threshold (:func:`sauvola_threshold`), window ~1/40 of the page's long side.
 
     Paper areas far from any ink fall under Sauvola's threshold now and then (it adapts to the
     noise); a pixel must also be clearly darker than the local paper to count as ink.
     """
-    from skimage.filters import threshold_sauvola
-
     if int(gray.max()) - int(gray.min()) < MIN_CONTRAST:
         return np.zeros(gray.shape, bool)
     window = window or _odd(max(gray.shape) / 40)
-    t = threshold_sauvola(gray, window_size=window, k=k)
+    t = sauvola_threshold(gray, window, k)
     bg = estimate_background(gray).astype(np.float32)
     (ink_level,) = percentiles(gray, [0.5])
     clearly_dark = gray.astype(np.float32) < bg - 0.25 * np.maximum(bg - ink_level, 1.0)

@@ -270,6 +270,7 @@ def onnx_session_forward(blob: bytes, threads: int | None = None) -> Forward:
 
     forward.backend = "onnx"  # type: ignore[attr-defined]
     forward.onnx = blob  # type: ignore[attr-defined]
+    forward.meta = dict(session.get_modelmeta().custom_metadata_map)  # type: ignore[attr-defined]
     return forward
 
 
@@ -370,3 +371,41 @@ def store_export(model_path: str | os.PathLike[str], forward: Forward) -> None:
         os.replace(tmp, target)
     except OSError:  # read-only home, full disk: the next process exports again
         pass
+
+
+# --- the export shipped beside a .keras file ---------------------------------------------------
+
+SOURCE_KEY = "formreader_keras_sha256"  # ONNX metadata: the .keras file this export was made from
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_beside(model_path: str | os.PathLike[str], model: "keras.Model") -> Path:
+    """Write ``X.onnx`` beside ``X.keras``: the export reading uses, tagged with the hash of the
+    Keras file it was made from, so that an install without TensorFlow reads the same digits.
+    Raises UnsupportedModel for a network the exporter does not know."""
+    import onnx
+
+    graph = onnx.load_from_string(keras_to_onnx(model))
+    entry = graph.metadata_props.add()
+    entry.key, entry.value = SOURCE_KEY, file_digest(model_path)
+    target = Path(model_path).with_suffix(".onnx")
+    target.write_bytes(graph.SerializeToString())
+    return target
+
+
+def beside_forward(model_path: str | os.PathLike[str]) -> Forward | None:
+    """The ONNX export beside a ``.keras`` file, if it was made from these very bytes (else None:
+    a stale export is never read in place of the model it no longer matches)."""
+    onnx_path = Path(model_path).with_suffix(".onnx")
+    if requested_backend() not in ("auto", "onnx") or not onnx_path.is_file():
+        return None
+    try:
+        forward = onnx_session_forward(onnx_path.read_bytes())
+    except Exception:  # unreadable, or onnxruntime missing
+        return None
+    if Path(model_path).is_file() and forward.meta.get(SOURCE_KEY) != file_digest(model_path):  # type: ignore[attr-defined]
+        return None
+    return forward

@@ -293,8 +293,11 @@ def load_keras_model(path: str | os.PathLike[str]) -> "keras.Model":
         )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with native_stderr_muted():
-        import keras
-
+        try:
+            import keras
+        except ImportError:
+            raise ModelError(f"{path}: a .keras model without its ONNX export beside it needs TensorFlow: "
+                             "pip install 'formreader[train]'") from None
         try:
             model = keras.saving.load_model(path, compile=False)
         except Exception as exc:  # keras raises many types for a bad file
@@ -309,9 +312,12 @@ def load_keras_model(path: str | os.PathLike[str]) -> "keras.Model":
 def _load_cached(path: str) -> Recognizer:
     from formreader.recognizer import infer
 
-    if not Path(path).is_file():
+    if Path(path).suffix == ".onnx" and Path(path).is_file():  # an export alone: no Keras file to check
+        path = str(Path(path).with_suffix(".keras"))
+    if not Path(path).is_file() and not Path(path).with_suffix(".onnx").is_file():
         raise ModelError(f"{path}: model file not found; train one with `formreader train` or pass --model")
-    forward = infer.cached_forward(path)  # no TensorFlow import when this model was seen before
+    # No TensorFlow import: the export shipped beside the model, else this machine's cache.
+    forward = infer.beside_forward(path) or infer.cached_forward(path)
     if forward is not None:
         return Recognizer(None, Path(path), forward=forward)
     rec = Recognizer(load_keras_model(path), Path(path))

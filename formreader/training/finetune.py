@@ -241,6 +241,7 @@ def train_fields(labels: Path, out: Path, mnist: Any, cfg: FineTuneConfig = Fine
     from formreader.recognizer.bundle import BUNDLE_FORMAT, DIGITS, MANIFEST, STRINGS
     from formreader.recognizer.model import load_model, screen_path, second_path
     from formreader.recognizer.shipped import default_model_path, string_model_path
+    from formreader.training.train import write_export
     from formreader.training.train_strings import string_model_to_onnx
 
     if out.is_file() or (out.is_dir() and any(out.iterdir())):
@@ -268,9 +269,11 @@ def train_fields(labels: Path, out: Path, mnist: Any, cfg: FineTuneConfig = Fine
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     digits_model.save(tmp / DIGITS)
+    write_export(tmp / DIGITS, digits_model)
     for beside in (screen_path(base_digits), second_path(base_digits)):
-        if beside.is_file():
-            shutil.copyfile(beside, tmp / beside.name.replace(base_digits.stem, Path(DIGITS).stem, 1))
+        for file in (beside, beside.with_suffix(".onnx")):  # the network and its export, as shipped
+            if file.is_file():
+                shutil.copyfile(file, tmp / file.name.replace(base_digits.stem, Path(DIGITS).stem, 1))
     (tmp / STRINGS).write_bytes(string_model_to_onnx(strings_model))
     strings_model.save(tmp / Path(STRINGS).with_suffix(".keras"))
     manifest: dict[str, Any] = {

@@ -240,6 +240,17 @@ def _plot_history(history: dict[str, list[float]], path: Path) -> None:
     plt.close(fig)
 
 
+def write_export(out: Path, model: Any) -> None:
+    """The ONNX export beside the saved model (``X.onnx`` beside ``X.keras``), so that reading
+    needs no TensorFlow; a network the exporter does not know is read through Keras instead."""
+    from formreader.recognizer.infer import UnsupportedModel, write_beside
+
+    try:
+        write_beside(out, model)
+    except UnsupportedModel:
+        out.with_suffix(".onnx").unlink(missing_ok=True)  # never leave a stale export beside it
+
+
 def train(data: Mnist, out: Path, cfg: TrainConfig, verbose: int = 1) -> dict[str, Any]:
     """Train, save ``out`` (no optimizer state), its model card ``out.json`` and ``out.png``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -303,6 +314,7 @@ def train(data: Mnist, out: Path, cfg: TrainConfig, verbose: int = 1) -> dict[st
     final.set_weights(model.get_weights())
     out.parent.mkdir(parents=True, exist_ok=True)
     final.save(out)
+    write_export(out, final)
 
     rec = Recognizer(final, out)
     clean = digit_report(rec.probabilities(data.x_test / 255.0), data.y_test)

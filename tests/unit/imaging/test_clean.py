@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -251,3 +253,18 @@ def test_clean_page_is_deterministic() -> None:
     a, b = clean.clean_page(rotated), clean.clean_page(rotated.copy())
     assert a.angle == b.angle and a.method == b.method
     assert a.mask.tobytes() == b.mask.tobytes() and a.gray.tobytes() == b.gray.tobytes()
+
+
+@pytest.mark.parametrize("window", [3, 15, 83])
+def test_sauvola_threshold_is_scikit_images_to_the_bit(window: int) -> None:
+    """Our box-filter Sauvola gives exactly scikit-image's numbers (which reading no longer needs)."""
+    from skimage.filters import threshold_sauvola
+
+    from formreader.imaging.clean import sauvola_threshold
+    from formreader.io.pages import load_gray
+
+    rng = np.random.default_rng(window)
+    images = [load_gray(Path(__file__).resolve().parents[3] / "samples" / "cheque-000.jpg"),
+              rng.integers(0, 256, (61, 47), dtype=np.uint8), np.full((9, 12), 200, np.uint8)]
+    for gray in images:
+        assert np.array_equal(sauvola_threshold(gray, window), threshold_sauvola(gray, window_size=window, k=0.2))

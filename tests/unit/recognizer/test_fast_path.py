@@ -141,24 +141,50 @@ def test_unsupported_layers_fall_back_to_tensorflow():
     np.testing.assert_allclose(forward(x), np.asarray(model(x[..., None], training=False)), atol=TOLERANCE)
 
 
-def test_export_cache_loads_without_tensorflow(tmp_path, keras_model):
-    """A second process loads the cached export in a fraction of a second: no TensorFlow import."""
-    pytest.importorskip("onnxruntime")
+def _load_in_a_new_process(model: Path, cache: Path) -> list[str]:
     import os
     import subprocess
     import sys
 
     code = ("import sys, numpy as np; from formreader.recognizer.model import load_model; "
-            f"r = load_model({str(SHIPPED_MODEL)!r}); "
+            f"r = load_model({str(model)!r}); "
             "p = r.probabilities(np.linspace(0, 1, 3 * 784, dtype=np.float32).reshape(3, 28, 28)); "
             "print(r.backend, 'tensorflow' in sys.modules, repr(p.tobytes().hex()))")
-    env = dict(os.environ, FORMREADER_CACHE=str(tmp_path), FORMREADER_BACKEND="auto")
-    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-            .stdout.split() for _ in range(2)]
-    assert len(list(tmp_path.glob("*.onnx"))) == 3  # the full model, its second network and its screen
-    assert runs[0][:2] == ["onnx", "True"]  # cold: exported from Keras
-    assert runs[1][:2] == ["onnx", "False"]  # warm: straight from the cache
-    assert runs[0][2] == runs[1][2]  # bit-identical probabilities
+    env = dict(os.environ, FORMREADER_CACHE=str(cache), FORMREADER_BACKEND="auto")
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
+def test_the_shipped_models_read_without_tensorflow(tmp_path):
+    """The exports shipped beside the models: no TensorFlow import, nothing cached, and the same
+    probabilities as an export made from the Keras file here."""
+    pytest.importorskip("onnxruntime")
+    import shutil
+
+    shipped = _load_in_a_new_process(SHIPPED_MODEL, tmp_path / "cache")
+    assert shipped[:2] == ["onnx", "False"] and not (tmp_path / "cache").exists()
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for name in ("digits", "digits-fast", "digits-second"):  # the Keras files without their exports
+        shutil.copy(SHIPPED_MODEL.with_name(f"{name}.keras"), alone / f"{name}.keras")
+    cold = _load_in_a_new_process(alone / SHIPPED_MODEL.name, tmp_path / "cache")
+    warm = _load_in_a_new_process(alone / SHIPPED_MODEL.name, tmp_path / "cache")
+    assert cold[:2] == ["onnx", "True"]  # exported from Keras
+    assert len(list((tmp_path / "cache").glob("*.onnx"))) == 3  # the model, its screen and second network
+    assert warm[:2] == ["onnx", "False"]  # straight from this machine's cache
+    assert shipped[2] == cold[2] == warm[2]  # bit-identical probabilities
+
+
+def test_an_export_made_from_other_weights_is_not_read(tmp_path):
+    pytest.importorskip("onnxruntime")
+    import shutil
+
+    shutil.copy(SHIPPED_MODEL, tmp_path / "mine.keras")
+    shutil.copy(SHIPPED_MODEL.with_name("digits-fast.onnx"), tmp_path / "mine.onnx")  # a stale export
+    from formreader.recognizer.infer import beside_forward
+
+    assert beside_forward(SHIPPED_MODEL) is not None
+    assert beside_forward(tmp_path / "mine.keras") is None
 
 
 def test_cache_is_keyed_by_the_model_bytes(tmp_path, monkeypatch):
