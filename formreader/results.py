@@ -13,7 +13,8 @@ BBox = tuple[int, int, int, int]  # x, y, w, h in pixels of the source page
 Status = Literal["ok", "review"]
 # ``layout`` (field or page) and ``text`` (the number as written) come last, so readers of the
 # first ten columns by position are unaffected.
-CSV_COLUMNS = ("source", "page", "field", "value", "confidence", "status", "x", "y", "w", "h", "layout", "text")
+CSV_COLUMNS = ("source", "page", "field", "value", "confidence", "status", "x", "y", "w", "h", "layout", "text",
+               "reason")
 
 
 def _conf(x: float) -> float:
@@ -68,7 +69,7 @@ class Field:
     def csv_row(self, source: str, page: int, layout: str = "") -> list[Any]:
         x, y, w, h = self.bbox
         return [source, page, self.name, self.value, _conf(self.confidence), self.status, x, y, w, h,
-                layout, "" if self.text is None else self.text]
+                layout, "" if self.text is None else self.text, self.reason or ""]
 
 
 @dataclass

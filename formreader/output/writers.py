@@ -85,7 +85,7 @@ class CsvWriter:
     def write(self, page: PageResult) -> None:
         self._start()
         if page.error is not None:
-            self._row([page.source, page.page, "", page.error, "", "error", "", "", "", "", "", ""])
+            self._row([page.source, page.page, "", page.error, "", "error", "", "", "", "", "", "", page.error])
         for fld in page.fields:
             self._row(fld.csv_row(page.source, page.page, page.layout or ""))
         self.stream.flush()

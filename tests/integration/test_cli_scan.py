@@ -93,7 +93,7 @@ def test_csv_to_a_file_leaves_stdout_empty(batch, fake_scanner, tmp_path: Path) 
     assert result.exit_code == 1
     assert result.stdout == ""
     lines = out.read_text().splitlines()
-    assert lines[0] == "source,page,field,value,confidence,status,x,y,w,h,layout,text"
+    assert lines[0] == "source,page,field,value,confidence,status,x,y,w,h,layout,text,reason"
     rows = [line.split(",") for line in lines[1:]]
     assert [r[2:4] for r in rows if r[5] != "error"] == [["ink", "3"], ["ink", "5"]]
     assert [r[0] for r in rows if r[5] == "error"] == [str(batch["b.png"])]  # the empty file

@@ -76,10 +76,11 @@ def test_csv_has_one_row_per_field_and_one_per_failed_page() -> None:
     rows = list(csv.reader(io.StringIO(text)))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert rows[1:] == [
-        ["scans/a.png", "1", "field_01", "40", "0.9712", "ok", "50", "40", "120", "60", "", ""],
-        ["scans/a.png", "1", "field_02", "7", "0.41", "review", "50", "160", "120", "60", "", ""],
-        ["scans/b.pdf", "2", "", "scans/b.pdf: page 2: cannot decode image", "", "error", "", "", "", "", "", ""],
-    ]  # the failed page has one error row, so the CSV alone shows it is missing
+        ["scans/a.png", "1", "field_01", "40", "0.9712", "ok", "50", "40", "120", "60", "", "", ""],
+        ["scans/a.png", "1", "field_02", "7", "0.41", "review", "50", "160", "120", "60", "", "", "below threshold"],
+        ["scans/b.pdf", "2", "", "scans/b.pdf: page 2: cannot decode image", "", "error", "", "", "", "", "", "",
+         "scans/b.pdf: page 2: cannot decode image"],
+    ]  # the failed page has one error row, so the CSV alone shows it is missing; review says why
     assert "\r" not in text and text == write_csv(sample_pages())
 
 
