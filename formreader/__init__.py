@@ -9,10 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["read", "load_model", "Recognizer", "to_mnist", "__version__"]
+__all__ = ["read", "Pipeline", "ScanOptions", "PageResult", "Field", "Digit", "load_model", "Recognizer",
+           "to_mnist", "FormreaderError", "InputError", "ConfigError", "ModelError", "OutputError", "DataError",
+           "ExitCode", "__version__"]
 
 _LAZY = {
     "read": ("formreader.api", "read"),
+    "Pipeline": ("formreader.api", "Pipeline"),
+    "ScanOptions": ("formreader.results", "ScanOptions"),
+    "PageResult": ("formreader.results", "PageResult"),
+    "Field": ("formreader.results", "Field"),
+    "Digit": ("formreader.results", "Digit"),
+    **{name: ("formreader.errors", name) for name in ("FormreaderError", "InputError", "ConfigError", "ModelError",
+                                                      "OutputError", "DataError", "ExitCode")},
     "load_model": ("formreader.recognizer.model", "load_model"),
     "Recognizer": ("formreader.recognizer.model", "Recognizer"),
     "to_mnist": ("formreader.imaging.normalize", "to_mnist"),

@@ -8,30 +8,94 @@ directory that cannot be written) raise. The CLI's ``scan`` is a thin layer over
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from formreader.io.inputs import find_inputs
 from formreader.results import PageResult, ScanOptions
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from formreader.config import LoadedPipeline
     from formreader.recognizer.model import Recognizer
 
 PathLike = Union[str, "os.PathLike[str]"]
 ModelArg = Union["Recognizer", PathLike, None]
 
 
-def read(path: PathLike | Sequence[PathLike], options: ScanOptions = ScanOptions(),
-         model: ModelArg = None, *, scheduler: str | None = None) -> list[PageResult]:
-    """Read every page of a file (or of each file in a directory, glob or list).
+def read(path: "PathLike | Sequence[PathLike] | np.ndarray", options: ScanOptions = ScanOptions(),
+         model: ModelArg = None, *, mode: str | None = None, scheduler: str | None = None) -> list[PageResult]:
+    """Read every page of a file (or of each file in a directory, glob or list), or one image
+    given as an array (grey, or BGR as OpenCV loads it; its result's source is ``<array>``).
 
-    ``model`` is a loaded :class:`~formreader.recognizer.model.Recognizer`, a ``.keras`` path, or None for
-    the default model; it is loaded once per process and reused by later calls.
+    ``model`` is a loaded :class:`~formreader.recognizer.model.Recognizer`, a model file, a
+    bundle folder, or None for the default model; it is loaded once per process and reused by
+    later calls. ``mode`` (``auto``, ``field``, ``page``, ``boxes``, ``free``) overrides
+    ``options.field_mode``; ``scheduler`` reads on a Dask cluster (``local:N`` or an address).
     """
-    args = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    if mode is not None:
+        options = dataclasses.replace(options, field_mode=mode)  # type: ignore[arg-type]
+    if hasattr(path, "shape") and hasattr(path, "dtype"):  # an image already in memory
+        return [_read_array(path, options, model)]
+    args = [path] if isinstance(path, (str, os.PathLike)) else list(path)  # type: ignore[arg-type]
     files, _ = find_inputs(args)
     return [page for pages in scan_files(files, options, model, scheduler=scheduler) for page in pages]
+
+
+def _read_array(image: "np.ndarray", options: ScanOptions, model: ModelArg) -> PageResult:
+    import numpy as np
+
+    from formreader.driver.files import ReadJob, read_page_image, recognizer_of
+    from formreader.errors import InputError
+
+    gray = np.asarray(image)
+    if gray.ndim == 3 and gray.shape[2] in (3, 4):
+        import cv2
+
+        gray = cv2.cvtColor(gray[..., :3].astype(np.uint8), cv2.COLOR_BGR2GRAY)
+    if gray.ndim != 2 or gray.size == 0 or gray.dtype != np.uint8:
+        raise InputError(f"<array>: expected an 8-bit grey or BGR image, got {gray.dtype} {gray.shape}")
+    layout, fields = read_page_image(gray, recognizer_of(model), ReadJob(options))
+    return PageResult("<array>", 1, gray.shape[1], gray.shape[0], list(fields), layout=layout)
+
+
+class Pipeline:
+    """A YAML pipeline, validated, ready to run: ``Pipeline.from_yaml("cheque.yaml").run()``.
+
+    The same as ``formreader run``: its inputs are read, its fields named and checked against
+    their rules, and its outputs (CSV, JSON, overlays, review page) written; :meth:`run` also
+    returns the pages.
+    """
+
+    def __init__(self, loaded: "LoadedPipeline") -> None:
+        self.loaded = loaded
+
+    @classmethod
+    def from_yaml(cls, path: PathLike, overrides: Sequence[str] = ()) -> "Pipeline":
+        """Load and validate ``path`` (ConfigError naming the key if it is wrong); ``overrides``
+        as ``--set`` takes them (``"threshold=0.8"``)."""
+        from formreader.config import load_pipeline
+
+        return cls(load_pipeline(Path(path), list(overrides)))
+
+    def run(self, model: ModelArg = None, *, workers: int = 1, scheduler: str | None = None,
+            force: bool = False) -> list[PageResult]:
+        """Read every input and write the pipeline's outputs; the pages in input order. Overlay
+        PNGs already in ``outputs.overlays`` are refused (an OutputError) unless ``force``."""
+        from formreader.driver.pipeline import run
+        from formreader.output.clobber import check_outputs, check_overlay_dir
+        from formreader.output.report import overlay_stems
+
+        p = self.loaded
+        check_outputs([("outputs.csv", p.csv), ("outputs.json", p.json), ("outputs.review", p.review)],
+                      p.files, [("pipeline", p.source)])
+        check_overlay_dir(p.overlays, overlay_stems(p.files), force, "outputs.overlays")
+        pages, _ = run(p, model, workers=workers, scheduler=scheduler or p.spec.scheduler)  # type: ignore[arg-type]
+        return pages
 
 
 def scan_files(files: Sequence[PathLike], options: ScanOptions = ScanOptions(), model: ModelArg = None,

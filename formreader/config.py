@@ -107,6 +107,7 @@ class FieldSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$", max_length=64)
     # Exactly one locator, suited to the layout mode.
     # Boxes mode: the n-th box in reading order, or [line, n]: the n-th box of the line-th line
+    # (both counted from 1, as a person counts them)
     # of boxes. Lines contain a missing box's damage: the rest of the form keeps its boxes, and
     # a line with fewer boxes than the pipeline names sends its fields to review.
     box: int | list[int] | None = None
@@ -147,8 +148,8 @@ class FieldSpec(_Strict):
     def _box(cls, value: int | list[int] | None) -> int | list[int] | None:
         if isinstance(value, list) and len(value) != 2:
             raise ValueError("needs a box number, or [line, n]")
-        if value is not None and min([value] if isinstance(value, int) else value) < 0:
-            raise ValueError("box numbers count from 0")
+        if value is not None and min([value] if isinstance(value, int) else value) < 1:
+            raise ValueError("boxes and lines of boxes count from 1 (box: 1 is the first box)")
         return value
 
     @field_validator("range", "years")

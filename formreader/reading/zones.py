@@ -319,30 +319,30 @@ def _locate_boxes(boxes: list[Box], fields: Sequence[FieldSpec]) -> list[tuple[B
     """
     lines = box_lines(boxes)
     named: dict[int, int] = {}  # line -> boxes the pipeline names in it
-    for f in fields:
+    for f in fields:  # the pipeline counts from 1, a list from 0
         if isinstance(f.box, list):
-            named[f.box[0]] = max(named.get(f.box[0], 0), f.box[1] + 1)
+            named[f.box[0] - 1] = max(named.get(f.box[0] - 1, 0), f.box[1])
     missing_lines = max(named, default=-1) + 1 - len(lines)
     out: list[tuple[Box | None, str | None]] = []
     for f in fields:
         if isinstance(f.box, int):
-            ok = f.box < len(boxes)
-            out.append((boxes[f.box] if ok else None,
+            ok = f.box <= len(boxes)
+            out.append((boxes[f.box - 1] if ok else None,
                         None if ok else f"box {f.box} not found (the page has {len(boxes)} boxes)"))
             continue
         assert f.box is not None
-        line, n = f.box
+        line, n = f.box[0] - 1, f.box[1] - 1
         row = lines[line] if line < len(lines) else []
         if missing_lines > 0:
             doubt = (f"the page has {len(lines)} lines of boxes, the pipeline names {len(lines) + missing_lines}: "
                      "which is which is uncertain")
         elif len(row) < named[line]:
-            doubt = (f"line {line} of boxes has {len(row)} boxes, the pipeline names {named[line]}: "
+            doubt = (f"line {line + 1} of boxes has {len(row)} boxes, the pipeline names {named[line]}: "
                      "which is which is uncertain")
         else:
             doubt = None
         if n >= len(row):
-            out.append((None, f"box [{line}, {n}] not found" + (f" ({doubt})" if doubt else "")))
+            out.append((None, f"box [{line + 1}, {n + 1}] not found" + (f" ({doubt})" if doubt else "")))
         else:
             out.append((row[n], doubt))
     return out

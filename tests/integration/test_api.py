@@ -193,3 +193,27 @@ def test_workers_that_always_die_stop_the_batch_with_one_error() -> None:
 
     with pytest.raises(FormreaderError, match="in a row"):
         list(ordered_map(always_die, range(50), workers=2, on_crash=lambda x: -1))
+
+
+def test_the_public_api_reads_arrays_and_runs_pipelines(tmp_path: Path) -> None:
+    import cv2
+
+    import formreader
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "postal-000.jpg"
+    from_file = formreader.read(str(sample))[0]
+    from_array = formreader.read(cv2.imread(str(sample)))[0]  # BGR, as OpenCV loads it
+    assert from_array.source == "<array>"
+    assert [f.value for f in from_array.fields] == [f.value for f in from_file.fields]
+    field = formreader.read(cv2.imread(str(sample), cv2.IMREAD_GRAYSCALE), mode="field")[0]
+    assert field.layout == "field" and len(field.fields) == 1
+    (tmp_path / "a.jpg").write_bytes(sample.read_bytes())
+    (tmp_path / "p.yaml").write_text('inputs: ["*.jpg"]\noutputs: {csv: r.csv}\n')
+    pages = formreader.Pipeline.from_yaml(tmp_path / "p.yaml").run()
+    assert [f.value for f in pages[0].fields] == [f.value for f in from_file.fields]
+    assert (tmp_path / "r.csv").read_text().count("\n") == 1 + len(pages[0].fields)
+    with pytest.raises(formreader.ConfigError, match="threshold"):
+        formreader.Pipeline.from_yaml(tmp_path / "p.yaml", ["threshold=2"])
+    with pytest.raises(formreader.InputError):
+        formreader.read(np.zeros((3, 3), np.float32))
+    assert all(getattr(formreader, name) is not None for name in formreader.__all__)

@@ -89,8 +89,8 @@ threshold: 0.8
 cleaning: {deskew: true, binarize: auto, dpi: 300}
 layout: {mode: boxes}
 fields:
-  - {name: zip, box: 0, length: [5, 9], checksum: luhn}
-  - {name: amount, box: 1, type: amount, decimals: 2}
+  - {name: zip, box: 1, length: [5, 9], checksum: luhn}
+  - {name: amount, box: 2, type: amount, decimals: 2}
 outputs: {csv: out/r.csv, json: r.json}
 """
 

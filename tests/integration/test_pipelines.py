@@ -114,7 +114,7 @@ def test_hsf_pipeline_on_a_page_with_too_few_boxes_reports_each_missing_field(re
     fields = read_named(gray, recognizer, spec)
     assert len(fields) == 28
     assert fields[-1].status == "review" and re.fullmatch(
-        r"box \[6, 4\] not found \(the page has \d lines of boxes, the pipeline names 7: which is which is uncertain\)",
+        r"box \[7, 5\] not found \(the page has \d lines of boxes, the pipeline names 7: which is which is uncertain\)",
         fields[-1].reason or "")
 
 
@@ -129,11 +129,11 @@ def test_a_missed_box_sends_its_line_to_review_and_no_other(recognizer) -> None:
     erased = gray.copy()
     erased[y - 6 : y + h + 6, x - 6 : x + w + 6] = int(np.median(gray))  # the box and its digits gone
     after = {f.name: f for f in read_named(erased, recognizer, spec)}
-    doubt = "line 4 of boxes has 4 boxes, the pipeline names 5: which is which is uncertain"
+    doubt = "line 5 of boxes has 4 boxes, the pipeline names 5: which is which is uncertain"
     for name in ("r4c1", "r4c2", "r4c3", "r4c4"):
         assert after[name].status == "review" and doubt in (after[name].reason or ""), name
     assert after["r4c3"].value == before["r4c4"].value  # the neighbour's box, but flagged
-    assert after["r4c5"].value == "" and after["r4c5"].reason == f"box [4, 4] not found ({doubt})"
+    assert after["r4c5"].value == "" and after["r4c5"].reason == f"box [5, 5] not found ({doubt})"
     for name, field in after.items():
         if not name.startswith("r4"):
             assert (field.value, field.status) == (before[name].value, before[name].status), name

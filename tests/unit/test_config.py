@@ -33,7 +33,7 @@ def error(tmp_path: Path, text: str, overrides: tuple[str, ...] = ()) -> str:
 
 def test_valid_pipeline_resolves_paths_against_its_folder(tmp_path: Path) -> None:
     path = write(tmp_path, "inputs: ['*.png']\nthreshold: 0.8\noutputs: {csv: out/r.csv, json: r.json}\n"
-                           "layout: {mode: boxes}\nfields: [{name: zip, box: 0, length: [5, 9]}]\n")
+                           "layout: {mode: boxes}\nfields: [{name: zip, box: 1, length: [5, 9]}]\n")
     p = load_pipeline(path)
     assert p.files == [tmp_path / "a.png"]
     assert p.csv == tmp_path / "out" / "r.csv" and p.json == tmp_path / "r.json"
@@ -42,8 +42,8 @@ def test_valid_pipeline_resolves_paths_against_its_folder(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("inputs: [a.png]\nlayout: {mode: boxes}\nfields:\n - {name: a, box: 0}\n - {name: b, box: 1}\n"
-     " - {name: c, box: 2, checksum: luhnn}\n", "fields[2].checksum: unknown 'luhnn'"),
+    ("inputs: [a.png]\nlayout: {mode: boxes}\nfields:\n - {name: a, box: 1}\n - {name: b, box: 2}\n"
+     " - {name: c, box: 3, checksum: luhnn}\n", "fields[2].checksum: unknown 'luhnn'"),
     ("inputs: [a.png]\ntreshold: 0.5\n", "treshold: unknown key (did you mean 'threshold'?)"),
     ("inputs: [a.png]\nthreshold: high\n", "threshold: input should be a valid number, got 'high'"),
     ("inputs: [a.png]\nthreshold: 1.5\n", "threshold: input should be less than or equal to 1"),
@@ -66,7 +66,8 @@ def test_valid_pipeline_resolves_paths_against_its_folder(tmp_path: Path) -> Non
     ("inputs: [a.png]\nfields: [{name: d, index: 0, years: [2000, 2099]}]\n", "fields[0].years: only for type 'date'"),
     ("inputs: [a.png]\nlayout: {mode: boxes}\nfields: [{name: d, box: [1, 2, 3]}]\n",
      "fields[0].box: needs a box number, or [line, n]"),
-    ("inputs: [a.png]\nlayout: {mode: boxes}\nfields: [{name: d, box: [1, -1]}]\n", "fields[0].box: box numbers count from 0"),
+    ("inputs: [a.png]\nlayout: {mode: boxes}\nfields: [{name: d, box: [1, -1]}]\n", "fields[0].box: boxes and lines of boxes count from 1"),
+    ("inputs: [a.png]\nlayout: {mode: boxes}\nfields: [{name: d, box: 0}]\n", "fields[0].box: boxes and lines of boxes count from 1 (box: 1 is the first box)"),
     ("inputs: [a.png]\nfields: [{name: d, index: 0, type: date, format: DDMMYY, years: [2099, 2000]}]\n",
      "fields[0].years: needs [first, last]"),
     ("inputs: [missing.png]\n", "inputs[0]: "),
