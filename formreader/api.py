@@ -49,7 +49,7 @@ def read(path: "PathLike | Sequence[PathLike] | np.ndarray", options: ScanOption
 def _read_array(image: "np.ndarray", options: ScanOptions, model: ModelArg) -> PageResult:
     import numpy as np
 
-    from formreader.driver.files import ReadJob, read_page_image, recognizer_of
+    from formreader.driver.files import ReadJob, read_page_upright, recognizer_of
     from formreader.errors import InputError
 
     gray = np.asarray(image)
@@ -59,8 +59,8 @@ def _read_array(image: "np.ndarray", options: ScanOptions, model: ModelArg) -> P
         gray = cv2.cvtColor(gray[..., :3].astype(np.uint8), cv2.COLOR_BGR2GRAY)
     if gray.ndim != 2 or gray.size == 0 or gray.dtype != np.uint8:
         raise InputError(f"<array>: expected an 8-bit grey or BGR image, got {gray.dtype} {gray.shape}")
-    layout, fields = read_page_image(gray, recognizer_of(model), ReadJob(options))
-    return PageResult("<array>", 1, gray.shape[1], gray.shape[0], list(fields), layout=layout)
+    degrees, _, layout, fields = read_page_upright(gray, recognizer_of(model), ReadJob(options))
+    return PageResult("<array>", 1, gray.shape[1], gray.shape[0], list(fields), layout=layout, rotation=degrees)
 
 
 class Pipeline:

@@ -123,6 +123,9 @@ def scan(
                                      help="Review fields showing faint writing that was not read (turn off for "
                                           "forms with light drop-out guides in their boxes)."),
     force: bool = typer.Option(False, "--force", help="Replace overlay PNGs already in the --overlay folder."),
+    orient: bool = typer.Option(True, "--orient/--no-orient",
+                                help="Turn pages scanned upside down or sideways upright (the JSON's rotation says "
+                                     "by how much); --no-orient saves about a quarter of the time on upright pages."),
 ) -> None:
     """Read the handwritten numbers on scanned pages into JSON or CSV, with a confidence per digit.
 
@@ -153,7 +156,7 @@ def scan(
             overlay.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             fail(f"{overlay}: cannot create overlay directory ({exc.strerror or exc})", ExitCode.OUTPUT)
-    options = ScanOptions(threshold=threshold, field_mode=mode.value, faint_check=faint_check)
+    options = ScanOptions(threshold=threshold, field_mode=mode.value, faint_check=faint_check, orient=orient)
     check_model(model, 2 if scheduler else workers)  # a missing model is exit 2 before any output is started
     if scheduler is not None:
         from formreader.driver.cluster import parse_scheduler

@@ -81,6 +81,9 @@ class PageResult:
     fields: list[Field] = field(default_factory=list)
     error: str | None = None
     layout: str | None = None  # "field" (the image is one field) or "page"; None if unread
+    # Degrees clockwise the page was turned to read it upright; width, height and every box are
+    # those of the upright page. In JSON only when not 0.
+    rotation: int = 0
 
     @property
     def ok(self) -> bool:
@@ -95,6 +98,7 @@ class PageResult:
             "layout": self.layout,
             "fields": [f.to_dict() for f in self.fields],
             "error": self.error,
+            **({"rotation": self.rotation} if self.rotation else {}),
         }
 
 
@@ -112,3 +116,5 @@ class ScanOptions:
     faint_check: bool = True  # review fields with faint writing nobody read (formreader.imaging.faint)
     # field images: read each also with the string reader, ok only when both agree (formreader.reading.judge)
     string_reader: bool = True
+    # pages scanned upside down or sideways are turned upright (formreader.reading.orient)
+    orient: bool = True

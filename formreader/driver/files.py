@@ -64,6 +64,17 @@ def read_page_image(gray: np.ndarray, recognizer: Recognizer, job: ReadJob) -> t
     return layout, fields
 
 
+def read_page_upright(gray: np.ndarray, recognizer: Recognizer, job: ReadJob) -> tuple[int, np.ndarray, str, list]:
+    """:func:`read_page_image` of the page turned upright (:mod:`formreader.reading.orient`):
+    the turn, the page as read, its layout and fields."""
+    if not job.options.orient:
+        return (0, gray, *read_page_image(gray, recognizer, job))
+    from formreader.reading.orient import read_upright
+
+    degrees, page, (layout, fields) = read_upright(gray, lambda g: read_page_image(g, recognizer, job), recognizer)
+    return degrees, page, layout, fields
+
+
 def read_file(path: str | os.PathLike[str], recognizer: Recognizer, job: ReadJob = ReadJob(),
               source: str | None = None, overlay_stem: str | None = None) -> Iterator[tuple[PageResult, list]]:
     """Each page of one file as ``(PageResult, review items)``; every per-page failure becomes
@@ -82,8 +93,9 @@ def read_file(path: str | os.PathLike[str], recognizer: Recognizer, job: ReadJob
             gray = image.gray
             height, width = gray.shape
             try:
-                layout, fields = read_page_image(gray, recognizer, job)
-                result = PageResult(source, number, width, height, list(fields), layout=layout)
+                degrees, gray, layout, fields = read_page_upright(gray, recognizer, job)
+                height, width = gray.shape  # the page as read: upright, its boxes' frame
+                result = PageResult(source, number, width, height, list(fields), layout=layout, rotation=degrees)
             except InputError as exc:
                 result = PageResult(source, number, width, height, error=str(exc))
             except FormreaderError:

@@ -69,17 +69,21 @@ _LENGTHS /= _LENGTHS.sum()
 class StringWriter:
     """Draws :class:`StringSample`s from MNIST digits with one seeded generator."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, seed: int, width: int = 352) -> None:
+    def __init__(self, images: np.ndarray, labels: np.ndarray, seed: int, width: int = 352,
+                 squeezed: float = 0.0) -> None:
+        """``squeezed``: the share of strings written cramped, narrow digits run into each other
+        by a third to a half of their height (two digits that read as one otherwise)."""
         self.by_digit = [images[labels == d] for d in range(10)]
         self.rng = np.random.default_rng(seed)
         self.width = width
+        self.squeezed = squeezed
 
-    def _glyph(self, d: int, dh: float, slant: float, level: float) -> np.ndarray:
+    def _glyph(self, d: int, dh: float, slant: float, level: float, cramped: bool = False) -> np.ndarray:
         pool = self.by_digit[d]
         img = pool[int(self.rng.integers(0, len(pool)))]
         g = glyph(img, dh * float(self.rng.uniform(0.9, 1.08)), slant + float(self.rng.normal(0, 0.05)), level)
-        if self.rng.random() < 0.3:  # narrower or wider hands
-            f = float(self.rng.uniform(0.8, 1.2))
+        if cramped or self.rng.random() < 0.3:  # narrower or wider hands
+            f = float(self.rng.uniform(0.6, 0.85)) if cramped else float(self.rng.uniform(0.8, 1.2))
             g = cv2.resize(g, (max(1, int(round(g.shape[1] * f))), g.shape[0]), interpolation=cv2.INTER_LINEAR)
         return g
 
@@ -117,14 +121,16 @@ class StringWriter:
         slant = float(rng.normal(0.0, 0.08))
         level = float(rng.uniform(0.2, 0.8))  # a higher level cuts a thinner stroke
         pen = max(1.5, dh * float(rng.uniform(0.07, 0.14)))
-        gap = float(rng.uniform(-0.22, 0.35))  # the writer's spacing, in digit heights
+        cramped = self.squeezed > 0 and rng.random() < self.squeezed
+        # the writer's spacing, in digit heights
+        gap = float(rng.uniform(-0.5, -0.3)) if cramped else float(rng.uniform(-0.22, 0.35))
         canvas = np.zeros((int(dh * 2.2), int(dh * 1.1 * (len(text) + 2)) + 40), np.float32)
         top = (canvas.shape[0] - dh) / 2.0
         x = float(rng.uniform(0.1, 0.8)) * dh
         prev_right: tuple[int, int] | None = None
         for c in text:
             if c.isdigit():
-                ink = self._glyph(int(c), dh, slant, level)
+                ink = self._glyph(int(c), dh, slant, level, cramped)
                 y = top + rng.normal(0, 0.05) * dh + (dh - ink.shape[0]) / 2.0
             else:
                 ink, centre = self._mark(c, dh, pen)

@@ -38,6 +38,8 @@ class StringTrainConfig:
     seed: int = 0
     eval_size: int = 1000
     width: int = 352
+    squeezed: float = 0.0  # share of cramped strings (StringWriter)
+    init: str | None = None  # start from this .keras string model (fine-tune) instead of scratch
 
 
 def build_string_model() -> Any:
@@ -144,9 +146,11 @@ def train_strings(data: Mnist, out: Path, cfg: StringTrainConfig, log: Any = pri
     from formreader.recognizer.strings import decode_best_path
 
     tf.keras.utils.set_random_seed(cfg.seed)
-    model = build_string_model()
+    import keras
+
+    model = keras.saving.load_model(cfg.init, compile=False) if cfg.init else build_string_model()
     opt = tf.keras.optimizers.Adam(cfg.learning_rate)
-    writer = StringWriter(data.x_train, data.y_train, seed=cfg.seed, width=cfg.width)
+    writer = StringWriter(data.x_train, data.y_train, seed=cfg.seed, width=cfg.width, squeezed=cfg.squeezed)
     check = StringWriter(data.x_test, data.y_test, seed=cfg.seed + 1000, width=cfg.width)
     xe, _, _, te = batch(check, cfg.eval_size)
 
@@ -209,8 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=StringTrainConfig.steps)
     parser.add_argument("--batch", type=int, default=StringTrainConfig.batch)
     parser.add_argument("--seed", type=int, default=StringTrainConfig.seed)
+    parser.add_argument("--learning-rate", type=float, default=StringTrainConfig.learning_rate)
+    parser.add_argument("--squeezed", type=float, default=StringTrainConfig.squeezed,
+                        help="share of strings written cramped, digits run into each other")
+    parser.add_argument("--init", default=None, help="fine-tune this .keras string model instead of starting afresh")
     args = parser.parse_args(argv)
-    cfg = StringTrainConfig(steps=args.steps, batch=args.batch, seed=args.seed)
+    cfg = StringTrainConfig(steps=args.steps, batch=args.batch, seed=args.seed, learning_rate=args.learning_rate,
+                            squeezed=args.squeezed, init=args.init)
     card = train_strings(load_mnist(args.mnist), args.out, cfg, log=lambda s: print(s, flush=True))
     print(f"wrote {args.out}: {card['synthetic_test_exact']:.1%} of {cfg.eval_size} synthetic test strings exact")
     return 0

@@ -36,6 +36,8 @@ def ink_field(gray, recognizer, options):
 def fake_scanner(monkeypatch):
     monkeypatch.setattr("formreader.recognizer.model.load_model", lambda path=None: FAKE_MODEL)
     monkeypatch.setattr("formreader.reading.page.read_page", ink_field)
+    # the stand-in has no digit network to check the page's orientation with: pages are upright
+    monkeypatch.setattr("formreader.reading.orient.read_upright", lambda gray, read, rec, **kw: (0, gray, read(gray)))
     # The test pages are tiny, which --mode auto takes for field images: read them as pages.
     monkeypatch.setattr("formreader.imaging.layout.choose_layout", lambda gray, mode: "page")
 
