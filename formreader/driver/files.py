@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,16 +80,33 @@ def read_file(path: str | os.PathLike[str], recognizer: Recognizer, job: ReadJob
               source: str | None = None, overlay_stem: str | None = None) -> Iterator[tuple[PageResult, list]]:
     """Each page of one file as ``(PageResult, review items)``; every per-page failure becomes
     that page's error. ``source`` is the name results carry (default: the path as given)."""
-    from formreader.io.pages import _describe, iter_pages
+    from formreader.io.pages import iter_pages
+    from formreader.io.remote import is_url, local_copy
 
     source = source if source is not None else os.fspath(path)
+    try:
+        with local_copy(os.fspath(path)) if is_url(path) else nullcontext(Path(path)) as local:
+            pages = iter_pages(local, job.options.dpi)
+            yield from _read_pages(pages, recognizer, job, source, overlay_stem, os.fspath(local))
+    except InputError as exc:  # a remote file that could not be fetched
+        yield PageResult(source, 1, error=str(exc)), []
+
+
+def _read_pages(pages: Iterator, recognizer: Recognizer, job: ReadJob, source: str, overlay_stem: str | None,
+                local: str) -> Iterator[tuple[PageResult, list]]:
+    """:func:`read_file`'s pages; messages name ``source`` where they named the ``local`` copy."""
+    from formreader.io.pages import _describe
+
+    def named(text: str) -> str:
+        return text.replace(local, source) if local != source else text
+
     next_number = 1
     try:
-        for image in iter_pages(path, job.options.dpi):
+        for image in pages:
             number = next_number = image.number
             next_number += 1
             if image.error is not None or image.gray is None:
-                yield PageResult(source, number, error=str(image.error)), []
+                yield PageResult(source, number, error=named(str(image.error))), []
                 continue
             gray = image.gray
             height, width = gray.shape
@@ -97,7 +115,7 @@ def read_file(path: str | os.PathLike[str], recognizer: Recognizer, job: ReadJob
                 height, width = gray.shape  # the page as read: upright, its boxes' frame
                 result = PageResult(source, number, width, height, list(fields), layout=layout, rotation=degrees)
             except InputError as exc:
-                result = PageResult(source, number, width, height, error=str(exc))
+                result = PageResult(source, number, width, height, error=named(str(exc)))
             except FormreaderError:
                 raise  # model/config problems: every page would fail the same way
             except Exception as exc:  # a scanner bug on one odd page must not sink the batch
@@ -108,7 +126,7 @@ def read_file(path: str | os.PathLike[str], recognizer: Recognizer, job: ReadJob
                 _save_overlay(gray, result, job, overlay_stem or Path(source).stem)
             yield result, review
     except InputError as exc:  # the file as a whole (or all of it from here on) is unusable
-        yield PageResult(source, next_number, error=str(exc)), []
+        yield PageResult(source, next_number, error=named(str(exc))), []
 
 
 def read_files(files: Sequence[str | os.PathLike[str]], job: ReadJob, model: object = None, *, workers: int = 1,

@@ -13,6 +13,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from formreader.errors import InputError
+from formreader.io.remote import expand_url, is_url
+
 PAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pdf"})
 
 
@@ -26,7 +29,9 @@ def find_inputs(patterns: Iterable[str | os.PathLike[str]]) -> tuple[list[Path],
     matches are sorted too, so a batch's order never depends on the file system. Duplicates
     (the same file named twice, by any path) are read once, at their first position. ``**``
     descends into subdirectories, following symlinks but never into a directory twice (a
-    ``loop -> ..`` link ends the walk there instead of hanging it).
+    ``loop -> ..`` link ends the walk there instead of hanging it). A URL
+    (``s3://bucket/scans/*.png``) is listed through fsspec (:mod:`formreader.io.remote`) and
+    its files are kept as URL strings.
     """
     files: list[Path] = []
     warnings_: list[str] = []
@@ -41,6 +46,19 @@ def find_inputs(patterns: Iterable[str | os.PathLike[str]]) -> tuple[list[Path],
 
     for raw in patterns:
         text = os.fspath(raw)
+        if is_url(text):  # object storage: listed through fsspec, kept as URLs
+            try:
+                urls = expand_url(text)
+            except InputError as exc:
+                warnings_.append(str(exc))
+                continue
+            if not urls:
+                warnings_.append(f"{text}: no files match")
+            for url in urls:
+                if url not in seen:
+                    seen.add(url)
+                    files.append(url)  # type: ignore[arg-type]
+            continue
         path = Path(text)
         if path.is_dir():
             found = _page_files_in(path)
