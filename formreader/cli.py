@@ -102,8 +102,9 @@ class FieldMode(str, Enum):
 def scan(
     paths: List[str] = typer.Argument(..., metavar="PATH...",
                                       help="Image/PDF files, directories (their image and PDF files, sorted) or quoted globs."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE",
-                                          help="Write results to FILE (replaced atomically when the batch ends); default stdout."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE",
+                                         help="Write results to FILE (replaced atomically when the batch ends) or to a "
+                                              "URL (s3://..., through fsspec); default stdout."),
     fmt: Optional[OutputFormat] = typer.Option(None, "--format",
                                                help="json, or csv (one row per field); default: -o's suffix, else json."),
     overlay: Optional[Path] = typer.Option(None, "--overlay", metavar="DIR",
@@ -144,7 +145,9 @@ def scan(
         typer.echo(f"formreader: warning: {line}", err=True)
     if not files:
         fail("no input files matched " + " ".join(paths))
-    if output is not None and output.is_dir():
+    from formreader.io.remote import is_url
+
+    if output is not None and not is_url(output) and Path(output).is_dir():
         fail(f"{output}: is a directory; -o needs a file name")
     check_outputs([("-o", output)], files)
     if overlay is not None:

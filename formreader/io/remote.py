@@ -1,5 +1,6 @@
-"""Inputs named by URL (``s3://bucket/scans/*.png``, ``gs://``, ``az://``, ``memory://``): listed
-and fetched through fsspec, so that a batch on a cluster reads from object storage.
+"""Inputs and results named by URL (``s3://bucket/scans/*.png``, ``gs://``, ``az://``,
+``memory://``): listed, fetched and written through fsspec, so that a batch on a cluster reads
+from and writes to object storage.
 
 Only the listing and the bytes go through fsspec; each file is fetched to a temporary local
 file named like it (the decoders choose by suffix) and read as any other. fsspec and the
@@ -60,3 +61,18 @@ def local_copy(url: str) -> Iterator[Path]:
         except (OSError, ValueError, ImportError) as exc:
             raise InputError(f"{url}: cannot fetch ({type(exc).__name__}: {exc})") from None
         yield target
+
+
+def upload(local: Path, url: str) -> None:
+    """Put a finished local file at ``url`` (an OutputError, exit 3, if it cannot be written)."""
+    from formreader.errors import OutputError
+
+    try:
+        fsspec = _fsspec(url)
+    except InputError as exc:
+        raise OutputError(str(exc)) from None
+    try:
+        with fsspec.open(url, "wb") as out:
+            out.write(local.read_bytes())
+    except (OSError, ValueError, ImportError) as exc:
+        raise OutputError(f"{url}: cannot write ({type(exc).__name__}: {exc})") from None

@@ -158,10 +158,21 @@ def atomic_write(path: str | os.PathLike[str], binary: bool = False) -> Iterator
 
 @contextmanager
 def open_output(path: str | os.PathLike[str] | None) -> Iterator[TextIO]:
-    """``path`` written atomically, or stdout (left open) when path is None or "-"."""
+    """``path`` written atomically, or stdout (left open) when path is None or "-". A URL
+    (``s3://bucket/results.csv``) is written locally and uploaded whole through fsspec at the
+    end, so the object appears complete or not at all."""
     if path is None or os.fspath(path) == "-":
         yield sys.stdout
         sys.stdout.flush()
+        return
+    from formreader.io.remote import is_url, upload
+
+    if is_url(path):
+        with tempfile.TemporaryDirectory(prefix="formreader-") as folder:
+            local = Path(folder) / Path(os.fspath(path)).name
+            with atomic_write(local) as fh:
+                yield fh  # type: ignore[misc]
+            upload(local, os.fspath(path))
         return
     with atomic_write(path) as fh:
         yield fh  # type: ignore[misc]

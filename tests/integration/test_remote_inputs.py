@@ -45,3 +45,15 @@ def test_a_batch_by_url_reads_as_the_same_files_on_disk(tmp_path: Path) -> None:
 def test_a_url_that_matches_nothing_is_a_warning_and_no_input(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["scan", "memory://nothing/here/*.png"])
     assert result.exit_code == 2 and "no files match" in result.stderr and "Traceback" not in result.output
+
+
+def test_results_can_go_to_a_url_and_arrive_whole(tmp_path: Path) -> None:
+    fs = fsspec.filesystem("memory")
+    sample = str(SAMPLES / NAMES[0])
+    local = tmp_path / "r.csv"
+    assert CliRunner().invoke(app, ["scan", sample, "-o", str(local)]).exit_code == 0
+    result = CliRunner().invoke(app, ["scan", sample, "-o", "memory://results/r.csv"])
+    assert result.exit_code == 0, result.output
+    assert fs.cat("/results/r.csv") == local.read_bytes()
+    clash = CliRunner().invoke(app, ["scan", "memory://results/r.csv", "-o", "memory://results/r.csv"])
+    assert clash.exit_code == 2 and "same file" in clash.stderr
