@@ -86,14 +86,10 @@ class Pipeline:
             force: bool = False) -> list[PageResult]:
         """Read every input and write the pipeline's outputs; the pages in input order. Overlay
         PNGs already in ``outputs.overlays`` are refused (an OutputError) unless ``force``."""
-        from formreader.driver.pipeline import run
-        from formreader.output.clobber import check_outputs, check_overlay_dir
-        from formreader.output.report import overlay_stems
+        from formreader.driver.pipeline import check_outputs, run
 
         p = self.loaded
-        check_outputs([("outputs.csv", p.csv), ("outputs.json", p.json), ("outputs.review", p.review)],
-                      p.files, [("pipeline", p.source)])
-        check_overlay_dir(p.overlays, overlay_stems(p.files), force, "outputs.overlays")
+        check_outputs(p, force)
         pages, _ = run(p, model, workers=workers, scheduler=scheduler or p.spec.scheduler)  # type: ignore[arg-type]
         return pages
 
@@ -123,37 +119,28 @@ def read_file(path: PathLike, recognizer: "Recognizer", options: ScanOptions = S
     from formreader.driver import files
 
     job = files.ReadJob(options, overlay_dir=None if overlay_dir is None else os.fspath(overlay_dir))
-    for page, _ in files.read_file(path, recognizer, job, overlay_stem=overlay_stem):
-        yield page
+    for done in files.read_file(path, recognizer, job, overlay_stem=overlay_stem):
+        yield done.page
 
 
 # --- model argument ---------------------------------------------------------------------------
 
 
-def check_model(model: ModelArg = None, workers: int = 1, quiet: bool = True) -> None:
-    """Fail now (ModelError) rather than on every page: load it, or for workers check the file.
+def check_model(model: ModelArg = None, workers: int = 1, quiet: bool = True, remote: bool = False) -> None:
+    """Fail now (ModelError) rather than on every page: load it, or for workers (``workers > 1``
+    or ``remote``: a Dask cluster) check the file.
 
     With ``workers <= 1`` the loaded model is cached, so the scan that follows reuses it.
     ``quiet`` hides TensorFlow's native start-up log lines (for the CLI's clean stderr).
     """
-    if workers > 1:
-        _model_path(model)  # the workers load it; the parent stays light
+    from formreader.driver.files import model_file, recognizer_of
+
+    if workers > 1 or remote:
+        model_file(model)  # the workers load it; the parent stays light
     elif quiet:
         from formreader.recognizer.model import native_stderr_muted
 
         with native_stderr_muted():
-            _recognizer(model)
+            recognizer_of(model)
     else:
-        _recognizer(model)
-
-
-def _recognizer(model: ModelArg) -> "Recognizer":
-    from formreader.driver.files import recognizer_of
-
-    return recognizer_of(model)
-
-
-def _model_path(model: ModelArg) -> str:
-    from formreader.driver.files import model_file
-
-    return model_file(model)
+        recognizer_of(model)

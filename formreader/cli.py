@@ -160,7 +160,7 @@ def scan(
         except OSError as exc:
             fail(f"{overlay}: cannot create overlay directory ({exc.strerror or exc})", ExitCode.OUTPUT)
     options = ScanOptions(threshold=threshold, field_mode=mode.value, faint_check=faint_check, orient=orient)
-    check_model(model, 2 if scheduler else workers)  # a missing model is exit 2 before any output is started
+    check_model(model, workers, remote=scheduler is not None)  # a missing model is exit 2 before any output
     if scheduler is not None:
         from formreader.driver.cluster import parse_scheduler
 
@@ -386,12 +386,9 @@ def run(
 
     extra = [f"model={model.resolve()}"] if model is not None else []
     loaded = load_pipeline(pipeline, [*overrides, *extra])
-    from formreader.output.clobber import check_outputs, check_overlay_dir
-    from formreader.output.report import overlay_stems
+    from formreader.driver.pipeline import check_outputs
 
-    check_outputs([("outputs.csv", loaded.csv), ("outputs.json", loaded.json), ("outputs.review", loaded.review)],
-                  loaded.files, [("pipeline", loaded.source)] + ([("model", loaded.model)] if loaded.model else []))
-    check_overlay_dir(loaded.overlays, overlay_stems(loaded.files), force, "outputs.overlays")
+    check_outputs(loaded, force)
     if check:
         typer.echo(f"{pipeline}: ok ({len(loaded.files)} input files, {len(loaded.spec.fields)} named fields)")
         return
@@ -399,10 +396,10 @@ def run(
     from formreader.driver.pipeline import run as run_pipeline
 
     scheduler = scheduler or loaded.spec.scheduler
-    if workers > 1 or scheduler is not None:
-        from formreader.api import check_model
+    if workers > 1 or scheduler is not None:  # one process reads with the model it loads first
+        from formreader.driver.files import model_file
 
-        check_model(loaded.model, 2)  # a missing model is exit 2 before any output is started
+        model_file(loaded.model)  # a missing model is exit 2 before any output is started
     if scheduler is not None:
         from formreader.driver.cluster import parse_scheduler
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from formreader.errors import FormreaderError, InputError, OutputError
 from formreader.results import PageResult, ScanOptions
@@ -40,6 +40,14 @@ class ReadJob:
     spec: Pipeline | None = None  # a pipeline: its named fields, zones and rules
     overlay_dir: str | None = None  # draw an annotated PNG of each page here
     review_crops: bool = False  # cut the pixels of every field in review (for review.html)
+
+
+class PageRead(NamedTuple):
+    """One page read: its result, its fields in review with their pixels, the overlay written."""
+
+    page: PageResult
+    review: Sequence = ()
+    overlay: str | None = None
 
 
 @dataclass
@@ -77,8 +85,8 @@ def read_page_upright(gray: np.ndarray, recognizer: Recognizer, job: ReadJob) ->
 
 
 def read_file(path: str | os.PathLike[str], recognizer: Recognizer, job: ReadJob = ReadJob(),
-              source: str | None = None, overlay_stem: str | None = None) -> Iterator[tuple[PageResult, list]]:
-    """Each page of one file as ``(PageResult, review items)``; every per-page failure becomes
+              source: str | None = None, overlay_stem: str | None = None) -> Iterator[PageRead]:
+    """Each page of one file as a :class:`PageRead`; every per-page failure becomes
     that page's error. ``source`` is the name results carry (default: the path as given)."""
     from formreader.io.pages import iter_pages
     from formreader.io.remote import is_url, local_copy
@@ -89,11 +97,11 @@ def read_file(path: str | os.PathLike[str], recognizer: Recognizer, job: ReadJob
             pages = iter_pages(local, job.options.dpi)
             yield from _read_pages(pages, recognizer, job, source, overlay_stem, os.fspath(local))
     except InputError as exc:  # a remote file that could not be fetched
-        yield PageResult(source, 1, error=str(exc)), []
+        yield PageRead(PageResult(source, 1, error=str(exc)))
 
 
 def _read_pages(pages: Iterator, recognizer: Recognizer, job: ReadJob, source: str, overlay_stem: str | None,
-                local: str) -> Iterator[tuple[PageResult, list]]:
+                local: str) -> Iterator[PageRead]:
     """:func:`read_file`'s pages; messages name ``source`` where they named the ``local`` copy."""
     from formreader.io.pages import _describe
 
@@ -106,7 +114,7 @@ def _read_pages(pages: Iterator, recognizer: Recognizer, job: ReadJob, source: s
             number = next_number = image.number
             next_number += 1
             if image.error is not None or image.gray is None:
-                yield PageResult(source, number, error=named(str(image.error))), []
+                yield PageRead(PageResult(source, number, error=named(str(image.error))))
                 continue
             gray = image.gray
             height, width = gray.shape
@@ -122,11 +130,12 @@ def _read_pages(pages: Iterator, recognizer: Recognizer, job: ReadJob, source: s
                 result = PageResult(source, number, width, height,
                                     error=f"{source}: page {number}: could not read page ({_describe(exc)})")
             review = _review_items(gray, result) if job.review_crops else []
+            overlay = None
             if job.overlay_dir is not None:
-                _save_overlay(gray, result, job, overlay_stem or Path(source).stem)
-            yield result, review
+                overlay = _save_overlay(gray, result, job, overlay_stem or Path(source).stem)
+            yield PageRead(result, review, overlay)
     except InputError as exc:  # the file as a whole (or all of it from here on) is unusable
-        yield PageResult(source, next_number, error=named(str(exc))), []
+        yield PageRead(PageResult(source, next_number, error=named(str(exc))))
 
 
 def read_files(files: Sequence[str | os.PathLike[str]], job: ReadJob, model: object = None, *, workers: int = 1,
@@ -162,22 +171,20 @@ def read_files(files: Sequence[str | os.PathLike[str]], job: ReadJob, model: obj
     if workers <= 1:
         recognizer = recognizer_of(model)
         for path, source, stem in zip(files, names, stems):
-            yield _file_result(read_file(path, recognizer, job, source, stem), job, stem)
+            yield _file_result(read_file(path, recognizer, job, source, stem))
         return
     model_path = model_file(model)
     tasks = (_FileTask(os.fspath(p), source, job, model_path, stem) for p, source, stem in zip(files, names, stems))
     yield from ordered_map(_read_file_task, tasks, workers, on_crash=_crashed)
 
 
-def _file_result(pages: Iterator[tuple[PageResult, list]], job: ReadJob, stem: str | None) -> FileResult:
-    from formreader.output.report import overlay_name
-
+def _file_result(pages: Iterator[PageRead]) -> FileResult:
     out = FileResult([])
-    for page, review in pages:
-        out.pages.append(page)
-        out.review.extend(review)
-        if job.overlay_dir is not None and page.width > 0:
-            out.overlays.append(os.path.join(job.overlay_dir, overlay_name(stem or Path(page.source).stem, page.page)))
+    for done in pages:
+        out.pages.append(done.page)
+        out.review.extend(done.review)
+        if done.overlay is not None:
+            out.overlays.append(done.overlay)
     return out
 
 
@@ -188,7 +195,8 @@ def _review_items(gray: np.ndarray, result: PageResult) -> list[ReviewItem]:
             for f in result.fields if f.status == "review"]
 
 
-def _save_overlay(gray: np.ndarray, result: PageResult, job: ReadJob, stem: str) -> None:
+def _save_overlay(gray: np.ndarray, result: PageResult, job: ReadJob, stem: str) -> str:
+    """Draw and write the page's overlay; the file written."""
     from formreader.output.report import draw_overlay, overlay_name, write_overlay
 
     assert job.overlay_dir is not None
@@ -197,6 +205,7 @@ def _save_overlay(gray: np.ndarray, result: PageResult, job: ReadJob, stem: str)
         write_overlay(target, draw_overlay(gray, result, job.options.threshold))
     except OSError as exc:
         raise OutputError(f"{target}: cannot write overlay ({exc.strerror or exc})") from None
+    return os.fspath(target)
 
 
 # --- worker side ------------------------------------------------------------------------------
@@ -214,8 +223,7 @@ class _FileTask:
 def _read_file_task(task: _FileTask) -> FileResult:
     """Runs in a worker process: the model is loaded on the first task and cached after."""
     recognizer = _worker_recognizer(task.model_path)
-    return _file_result(read_file(task.path, recognizer, task.job, task.source, task.overlay_stem),
-                        task.job, task.overlay_stem)
+    return _file_result(read_file(task.path, recognizer, task.job, task.source, task.overlay_stem))
 
 
 def _crashed(task: _FileTask) -> FileResult:

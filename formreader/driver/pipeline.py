@@ -45,6 +45,19 @@ def display_path(path: Path) -> str:
         return os.fspath(path)
 
 
+def check_outputs(pipeline: LoadedPipeline, force: bool = False) -> None:
+    """Refuse, before anything is read, outputs that are inputs, the pipeline or its model, and
+    overlay PNGs already there (unless ``force``): a usage error naming the key."""
+    from formreader.output.clobber import check_outputs as check
+    from formreader.output.clobber import check_overlay_dir
+    from formreader.output.report import overlay_stems
+
+    p = pipeline
+    check([("outputs.csv", p.csv), ("outputs.json", p.json), ("outputs.review", p.review)], p.files,
+          [("pipeline", p.source)] + ([("model", p.model)] if p.model else []))
+    check_overlay_dir(p.overlays, overlay_stems(p.files), force, "outputs.overlays")
+
+
 def run(pipeline: LoadedPipeline, recognizer: Recognizer | None = None,
         on_page: Callable[[PageResult], None] | None = None,
         to_stdout: bool = False, workers: int = 1,

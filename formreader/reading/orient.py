@@ -81,11 +81,11 @@ def read_upright(gray: np.ndarray, read: Callable[[np.ndarray], Reading], recogn
     if layout == "field":
         return 0, gray, (layout, fields)
     conf, count = digit_confidence(fields)
-    votes = turned_votes(gray, fields, recognizer)
-    if count < min_digits or not votes or conf < sure:
-        candidates = list(TURNS)
+    if count < min_digits or conf < sure:
+        candidates = list(TURNS)  # every turn is read anyway: no vote needed
     else:
-        candidates = [k for k in TURNS if votes[k] > votes[0]]
+        votes = turned_votes(gray, fields, recognizer)
+        candidates = [k for k in TURNS if votes[k] > votes[0]] if votes else list(TURNS)
     if not candidates:
         return 0, gray, (layout, fields)
     readings = {0: (gray, (layout, fields))}
