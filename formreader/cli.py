@@ -417,7 +417,7 @@ def run(
     typer.echo(f"{summary.pages} pages ({summary.failed} failed), {summary.fields} fields, "
                f"{summary.review} for review", err=True)
     for path in summary.written:
-        if path.suffix != ".png":
+        if not str(path).endswith(".png"):
             typer.echo(f"wrote {path}", err=True)
     if summary.interrupted:
         typer.echo(f"formreader: interrupted after {summary.pages} page(s); the outputs hold those", err=True)

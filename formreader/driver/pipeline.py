@@ -33,12 +33,15 @@ class RunSummary:
     failed: int = 0
     fields: int = 0
     review: int = 0
-    written: list[Path] = field(default_factory=list)
+    written: list[Path | str] = field(default_factory=list)  # a URL as a string
     interrupted: bool = False  # Ctrl-C / SIGTERM: the outputs hold the pages read until then
 
 
-def display_path(path: Path) -> str:
-    """A source as the user would type it: relative to the working directory when below it."""
+def display_path(path: Path | str) -> str:
+    """A source as the user would type it: relative to the working directory when below it;
+    a URL as written."""
+    if isinstance(path, str):
+        return path
     try:
         return os.fspath(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
@@ -58,6 +61,11 @@ def check_outputs(pipeline: LoadedPipeline, force: bool = False) -> None:
     check_overlay_dir(p.overlays, overlay_stems(p.files), force, "outputs.overlays")
 
 
+def _make_parent(target: Path | str) -> None:
+    if isinstance(target, Path):  # a URL's "folders" need no creating
+        target.parent.mkdir(parents=True, exist_ok=True)
+
+
 def run(pipeline: LoadedPipeline, recognizer: Recognizer | None = None,
         on_page: Callable[[PageResult], None] | None = None,
         to_stdout: bool = False, workers: int = 1,
@@ -72,7 +80,7 @@ def run(pipeline: LoadedPipeline, recognizer: Recognizer | None = None,
     API returns the results anyway).
     """
     from formreader.driver.files import ReadJob, read_files
-    from formreader.output.writers import atomic_write, make_writer
+    from formreader.output.writers import make_writer, open_output
 
     summary = RunSummary()
     results: list[PageResult] = []
@@ -90,8 +98,8 @@ def run(pipeline: LoadedPipeline, recognizer: Recognizer | None = None,
         writers = []
         for path, fmt in ((pipeline.csv, "csv"), (pipeline.json, "json")):
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                writers.append((make_writer(fmt, stack.enter_context(atomic_write(path))), path))  # type: ignore[arg-type]
+                _make_parent(path)
+                writers.append((make_writer(fmt, stack.enter_context(open_output(path))), path))  # type: ignore[arg-type]
         if not any((pipeline.csv, pipeline.json, pipeline.overlays, pipeline.review)) and to_stdout:
             writers.append((make_writer("json", sys.stdout), None))  # no outputs: results on stdout
         sources = [display_path(p) for p in pipeline.files]
@@ -119,9 +127,9 @@ def run(pipeline: LoadedPipeline, recognizer: Recognizer | None = None,
                 summary.written.append(path)
     summary.review = len(review_items)
     if pipeline.review is not None:
-        pipeline.review.parent.mkdir(parents=True, exist_ok=True)
+        _make_parent(pipeline.review)
         title = f"formreader review: {pipeline.spec.name or pipeline.source.stem}"
-        with atomic_write(pipeline.review) as fh:
+        with open_output(pipeline.review) as fh:
             fh.write(render(review_items, title))
         summary.written.append(pipeline.review)
     return results, summary

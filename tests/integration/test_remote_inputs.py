@@ -57,3 +57,35 @@ def test_results_can_go_to_a_url_and_arrive_whole(tmp_path: Path) -> None:
     assert fs.cat("/results/r.csv") == local.read_bytes()
     clash = CliRunner().invoke(app, ["scan", "memory://results/r.csv", "-o", "memory://results/r.csv"])
     assert clash.exit_code == 2 and "same file" in clash.stderr
+
+
+def test_a_pipeline_reads_and_writes_urls_like_local_files(tmp_path: Path) -> None:
+    fs = fsspec.filesystem("memory")
+    for name in NAMES:
+        fs.pipe(f"/pipe/in/{name}", (SAMPLES / name).read_bytes())
+    local = tmp_path / "local.yaml"
+    local.write_text(f"inputs: [{', '.join(str(SAMPLES / n) for n in NAMES)}]\nthreshold: 0.999\n"
+                     f"outputs: {{csv: {tmp_path / 'r.csv'}, review: {tmp_path / 'review.html'}}}\n")
+    remote = tmp_path / "remote.yaml"
+    remote.write_text("inputs: ['memory://pipe/in/*.jpg']\nthreshold: 0.999\n"
+                      "outputs: {csv: 'memory://pipe/out/r.csv', review: 'memory://pipe/out/review.html'}\n")
+    assert CliRunner().invoke(app, ["run", str(local)]).exit_code == 0
+    result = CliRunner().invoke(app, ["run", str(remote)])
+    assert result.exit_code == 0, result.output
+    rows = lambda text: sorted((Path(r["source"]).name, r["field"], r["value"], r["status"])  # noqa: E731
+                              for r in csv.DictReader(io.StringIO(text)))
+    assert rows(fs.cat("/pipe/out/r.csv").decode()) == rows((tmp_path / "r.csv").read_text())
+    crops = (tmp_path / "review.html").read_bytes().count(b"<img")
+    assert crops > 0 and fs.cat("/pipe/out/review.html").count(b"<img") == crops
+
+
+@pytest.mark.parametrize("yaml, problem", [
+    ("inputs: ['memory://pipe/none/*.png']\n", "inputs[0]: 'memory://pipe/none/*.png' matches no file"),
+    ("inputs: ['memory://pipe/in/*.jpg']\noutputs: {overlays: 'memory://pipe/ov'}\n",
+     "outputs.overlays: overlays are written to a folder, not a URL"),
+])
+def test_a_pipeline_url_problem_names_the_key(tmp_path: Path, yaml: str, problem: str) -> None:
+    fsspec.filesystem("memory").pipe("/pipe/in/a.jpg", (SAMPLES / NAMES[0]).read_bytes())
+    (tmp_path / "p.yaml").write_text(yaml)
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "p.yaml"), "--check"])
+    assert result.exit_code == 2 and problem in result.stderr and "Traceback" not in result.output

@@ -86,6 +86,14 @@ def test_missing_input_names_the_file(tmp_path: Path) -> None:
     assert error(tmp_path, "inputs: [missing.png]\n").endswith(f"{tmp_path / 'missing.png'}: file not found")
 
 
+def test_model_may_be_a_bundle_folder_but_not_any_folder(tmp_path: Path) -> None:
+    (tmp_path / "tuned").mkdir()
+    assert error(tmp_path, "inputs: [a.png]\nmodel: tuned\n").endswith(
+        f"model: {tmp_path / 'tuned'}: a folder, but not a model bundle (it has no manifest.json)")
+    (tmp_path / "tuned" / "manifest.json").write_text("{}")
+    assert load_pipeline(write(tmp_path, "inputs: [a.png]\nmodel: tuned\n")).model == tmp_path / "tuned"
+
+
 def test_several_problems_are_counted(tmp_path: Path) -> None:
     message = error(tmp_path, "inputs: [a.png]\nthreshold: x\ncleaning: {dpi: 5}\n")
     assert "(and 1 more problem)" in message
@@ -162,3 +170,19 @@ def test_pipeline_globs_end_at_symlink_cycles(tmp_path: Path) -> None:
         load_pipeline(path)
     path.write_text('inputs: ["scans/**/*.png"]\n')
     assert load_pipeline(path).files == [tmp_path / "scans" / "sub" / "a.png"]
+
+
+def test_docs_key_reference_matches_the_schema() -> None:
+    """Every key, type, default and description in docs/pipelines.md is the schema's own."""
+    from formreader.config.reference import table
+
+    doc = (ROOT / "docs" / "pipelines.md").read_text(encoding="utf-8")
+    assert table() in doc, "docs/pipelines.md is out of date: python -m formreader.config.reference docs/pipelines.md"
+
+
+def test_every_schema_key_has_a_description() -> None:
+    from formreader.config.reference import rows
+
+    keys = [r[0] for r in rows()]
+    assert {"inputs", "layout.mode", "fields[].checksum", "outputs.json", "scheduler"} <= set(keys)
+    assert all(r[3] for r in rows()), [r[0] for r in rows() if not r[3]]
