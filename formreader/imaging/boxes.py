@@ -7,10 +7,12 @@ All sizes are fractions of the page or of the box at hand, so the same code serv
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
-from formreader.imaging.combs import _comb_from_dividers
+from formreader.imaging.combs import MIN_TICK_CELLS, _comb_from_dividers
 from formreader.imaging.regions import Box, Rect, _reading_key
 from formreader.imaging.rulings import line_masks
 from formreader.imaging.stats import median
@@ -42,6 +44,20 @@ MAX_NOTCHES = 3
 # Between two holes, a column at most this inked over their common height is paper: two boxes
 # side by side, not one box split by a stroke.
 PAPER_COLUMN = 0.05
+
+
+@dataclass(frozen=True)
+class BoxShape:
+    """What makes a hole in the rulings a box: the module constants above, as one argument of
+    :func:`find_boxes` (each documented where it is defined)."""
+
+    min_hole_per_ruling: float = MIN_HOLE_PER_RULING  # writing area / ruling thickness, >= 1
+    min_hole_fill: float = MIN_HOLE_FILL  # hole area / its bounding rectangle, 0..1
+    notched_fill: float = NOTCHED_FILL  # the same for a notched rectangle, 0..min_hole_fill
+    straight_sides: tuple[float, float] = STRAIGHT_SIDES  # shares of rows / columns spanning it, 0..1
+    max_notches: int = MAX_NOTCHES  # notches in one side, >= 0
+    paper_column: float = PAPER_COLUMN  # inked share of a column that is still paper, 0..1
+    min_tick_cells: int = MIN_TICK_CELLS  # cells a comb of ticks needs, >= 2
 
 
 def _fit_rulings(ink: np.ndarray, hole: Rect, cap: int) -> tuple[Rect, tuple[int, int, int, int]]:
@@ -117,13 +133,13 @@ def _is_comb(cells: list[Rect]) -> bool:
     return bool(np.all(np.abs(widths - med) <= 0.2 * med) and np.all(widths <= 1.5 * heights))
 
 
-def find_boxes(mask: np.ndarray) -> list[Box]:
+def find_boxes(mask: np.ndarray, shape: BoxShape = BoxShape()) -> list[Box]:
     """Ruled boxes on a binarized, deskewed page, in reading order.
 
     The writing areas are the holes of the network of rulings. Holes in one row of one network
     form a comb field when their widths are equal, else one box (a handwritten 1 touching both
     rulings also splits a box). Frames that hold other boxes, and holes too small or too thin to
-    write a digit in, are not boxes.
+    write a digit in (``shape``), are not boxes.
     """
     horiz, vert = line_masks(mask)
     lines = cv2.bitwise_or(horiz, vert)
@@ -143,7 +159,7 @@ def find_boxes(mask: np.ndarray) -> list[Box]:
         if h < min_h or w < min_w:
             continue
         fill = cv2.contourArea(c) / float(w * h)
-        if fill < MIN_HOLE_FILL and not (fill >= NOTCHED_FILL and _notched_rectangle(c, x, y, w, h)):
+        if fill < shape.min_hole_fill and not (fill >= shape.notched_fill and _notched_rectangle(c, x, y, w, h, shape)):
             continue  # not a rectangle (e.g. the gap in a stroke, the loop of a 0)
         holes.setdefault(parent, []).append((x, y, w, h))
     boxes: list[Box] = []
@@ -151,17 +167,17 @@ def find_boxes(mask: np.ndarray) -> list[Box]:
     for parent in sorted(holes):
         rects = sorted(holes[parent], key=lambda r: (r[1], r[0]))
         for row in _rows(rects):
-            boxes.extend(_boxes_from_row(row, ink))
-    boxes = [b for b in boxes if _holds_writing(b)]
+            boxes.extend(_boxes_from_row(row, ink, shape))
+    boxes = [b for b in boxes if _holds_writing(b, shape.min_hole_per_ruling)]
     # Frames around other boxes (or around the whole form) are layout, not fields.
     inners = [b.inner for b in boxes]
     kept = [b for b in boxes if not any(o is not b.inner and _contains(b.inner, o) for o in inners)]
     return sorted(kept, key=_reading_key(kept))
 
 
-def _notched_rectangle(contour: np.ndarray, x: int, y: int, w: int, h: int) -> bool:
+def _notched_rectangle(contour: np.ndarray, x: int, y: int, w: int, h: int, shape: BoxShape) -> bool:
     """Whether a hole of the ruling mask is a rectangle with a few notches cut into it
-    (STRAIGHT_SIDES, MAX_NOTCHES): its rows reach across nearly its whole width, or its columns
+    (``shape.straight_sides``, ``shape.max_notches``): its rows reach across nearly its whole width, or its columns
     down nearly its whole height."""
     filled = np.zeros((h, w), np.uint8)
     cv2.drawContours(filled, [contour - np.array([x, y], np.int32)], -1, 1, thickness=-1)
@@ -173,15 +189,15 @@ def _notched_rectangle(contour: np.ndarray, x: int, y: int, w: int, h: int) -> b
 
     across, down = spanning(filled), spanning(filled.T)
     straight, notched = (across, down) if across.mean() >= down.mean() else (down, across)
-    most, half = STRAIGHT_SIDES
+    most, half = shape.straight_sides
     notches = int(np.count_nonzero(np.diff(np.r_[1, notched.astype(np.int8), 1]) == -1))
-    return bool(straight.mean() >= most and notched.mean() >= half and notches <= MAX_NOTCHES)
+    return bool(straight.mean() >= most and notched.mean() >= half and notches <= shape.max_notches)
 
 
-def _holds_writing(box: Box) -> bool:
+def _holds_writing(box: Box, min_hole_per_ruling: float) -> bool:
     """Whether a box is a writing area, not the loop of a letter or digit (MIN_HOLE_PER_RULING)."""
     ruling = sorted(box.sides)[-2]
-    return min(box.inner[2], box.inner[3]) >= MIN_HOLE_PER_RULING * ruling
+    return min(box.inner[2], box.inner[3]) >= min_hole_per_ruling * ruling
 
 
 def _rows(rects: list[Rect]) -> list[list[Rect]]:
@@ -254,7 +270,7 @@ def _extend(ink: np.ndarray, x: int, step: int, limit: int, y0: int, y1: int, ca
     return c if step < 0 else c + 1
 
 
-def _paper_between(ink: np.ndarray, left: Rect, right: Rect) -> bool:
+def _paper_between(ink: np.ndarray, left: Rect, right: Rect, paper_column: float) -> bool:
     """Whether a column of paper runs down between two holes a ruling or two apart: the sides
     of two boxes drawn a few pixels apart, not the one stroke of a 1 (or a comb's divider)
     splitting one box. (Boxes so close were merged into one, and a line of four HSF boxes read
@@ -264,10 +280,10 @@ def _paper_between(ink: np.ndarray, left: Rect, right: Rect) -> bool:
     if x1 - x0 < 3 or y1 - y0 < 4:
         return False
     inked = ink[y0:y1, x0:x1].sum(axis=0)
-    return bool((inked <= PAPER_COLUMN * (y1 - y0)).any())
+    return bool((inked <= paper_column * (y1 - y0)).any())
 
 
-def _boxes_from_row(row: list[Rect], ink: np.ndarray) -> list[Box]:
+def _boxes_from_row(row: list[Rect], ink: np.ndarray, shape: BoxShape) -> list[Box]:
     cap = max(2, int(0.25 * min(r[3] for r in row)))
     # Split the row where neighbouring holes are far apart (separate boxes of one network),
     # unless the box's top and bottom rulings run on across the gap: a cell whose digit line
@@ -281,7 +297,7 @@ def _boxes_from_row(row: list[Rect], ink: np.ndarray) -> list[Box]:
         y1 = max(q[1] + q[3] for q in g + [r])
         span = max(max(q[3] for q in g + [r]), median([q[2] for q in g + [r]]))
         far = gap > 2 * cap and not (gap <= 1.6 * span and _rulings_continue(ink, prev[0] + prev[2], r[0], y0, y1, cap))
-        if far or (gap <= cap and _paper_between(ink, prev, r)):
+        if far or (gap <= cap and _paper_between(ink, prev, r, shape.paper_column)):
             groups.append([r])
         else:
             g.append(r)
@@ -303,7 +319,7 @@ def _boxes_from_row(row: list[Rect], ink: np.ndarray) -> list[Box]:
         inner, (t, b, l, rt) = _fit_rulings(ink, (x0, y0, x1 - x0, y1 - y0), cap)
         ix, iy, iw, ih = inner
         outer = (ix - l, iy - t, iw + l + rt, ih + t + b)
-        cells, dividers = _comb_from_dividers(ink, inner, (t, b, l, rt))
+        cells, dividers = _comb_from_dividers(ink, inner, (t, b, l, rt), shape.min_tick_cells)
         if not cells and not extended and _is_comb(g):
             cells = tuple(g)
         boxes.append(Box(outer=outer, inner=inner, cells=cells, sides=(t, b, l, rt), dividers=dividers))

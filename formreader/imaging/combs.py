@@ -52,7 +52,8 @@ def divider_candidates(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int,
     return out
 
 
-def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int]
+def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int],
+                        min_tick_cells: int = MIN_TICK_CELLS
                         ) -> tuple[tuple[Rect, ...], tuple[tuple[int, int, int, int], ...]]:
     """Comb cells of a box from its dividers: thin vertical strokes from the top or bottom
     ruling at a regular spacing across the whole box (full-height lines, or short ticks).
@@ -60,7 +61,7 @@ def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int
     For each cell count n whose cells are 0.4-1.6 box heights wide, every one of the n - 1
     evenly spaced divider positions must hold a candidate, and the matched candidates must look
     alike (all full height, or ticks of similar length from the same ruling); the largest such n
-    wins. Ticks need MIN_TICK_CELLS cells: strokes of digits touching a ruling are too easily
+    wins. Ticks need ``min_tick_cells`` cells: strokes of digits touching a ruling are too easily
     ticks. Returns (cells, dividers) or ((), ()).
     """
     ix, iy, iw, ih = inner
@@ -92,7 +93,7 @@ def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int
         elif any(full):
             continue
         else:
-            if n < MIN_TICK_CELLS:
+            if n < min_tick_cells:
                 continue
             ups = [c[3] >= c[4] for c in chosen]
             if len(set(ups)) != 1:

@@ -14,6 +14,7 @@ together (:mod:`formreader.reading.judge`).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -399,17 +400,24 @@ def _upright(cleaned: CleanField, number: NumberMarks) -> tuple[CleanField, Numb
 
 
 def read_field_image(gray: np.ndarray, recognizer: Recognizer, options: ScanOptions = ScanOptions(),
-                     name: str = "field_01") -> Field:
-    """Read a whole image as one field: one cropped number (see the module docstring)."""
-    return read_field_images([gray], recognizer, options, name)[0]
+                     name: str = "field_01", lengths: Callable[[int], bool] | None = None,
+                     accept: Callable[[str], bool] | None = None) -> Field:
+    """Read a whole image as one field: one cropped number (see the module docstring).
+
+    A pipeline's rules narrow the reading: ``lengths`` (the digit counts they accept) has the
+    segmenter read again within them, ``accept`` (the strings they accept) has the string
+    reader take the likeliest string that passes (:func:`formreader.rules.validate.string_rule`).
+    """
+    return read_field_images([gray], recognizer, options, name, lengths, accept)[0]
 
 
 def read_field_images(grays: list[np.ndarray], recognizer: Recognizer, options: ScanOptions = ScanOptions(),
-                      name: str = "field_01") -> list[Field]:
+                      name: str = "field_01", lengths: Callable[[int], bool] | None = None,
+                      accept: Callable[[str], bool] | None = None) -> list[Field]:
     """:func:`read_field_image` of many crops, their candidates classified together."""
     cleaned, numbers = zip(*[_cleaned(g) for g in grays]) if grays else ((), ())
     lattices = [field_lattice(c, n) for c, n in zip(cleaned, numbers)]
-    readings = read_lattices(lattices, recognizer)
+    readings = read_lattices(lattices, recognizer, lengths=None if lengths is None else [lengths] * len(grays))
     model = string_model_path(getattr(recognizer, "strings_path", None)) if options.string_reader else None
     reader = load_string_reader(str(model)) if model is not None else None
     out = []
@@ -417,6 +425,6 @@ def read_field_images(grays: list[np.ndarray], recognizer: Recognizer, options: 
         size = (g.shape[1], g.shape[0])
         f = field_result(name, r, lat, n, c, size, options.threshold)
         if reader is not None and (strip := strip_of(n.mask, n.digit_height)) is not None:
-            f = judge(f, reader.read(strip), strip, lambda rect, c=c: c.to_source(rect, size))
+            f = judge(f, reader.read(strip, accept), strip, lambda rect, c=c: c.to_source(rect, size))
         out.append(f)
     return out

@@ -173,7 +173,8 @@ def reread_faint(regions: Sequence[FieldRegion | None], readings: list[Reading |
 
 def digit_reasons(digits: Sequence[Digit], reading: Reading, threshold: float) -> list[str]:
     """Why a field's digits need a person: those below ``threshold``, and the digit-sized
-    marks the decoder could not read as digits (letters, scribbles)."""
+    marks the decoder could not read as digits (letters, scribbles), and a reading fitted to
+    the length rules after the likeliest one broke them."""
     reasons = []
     low = [f"digit {i + 1} ({d.value}) at {d.confidence:.2f}" for i, d in enumerate(digits)
            if d.confidence < threshold]
@@ -181,6 +182,9 @@ def digit_reasons(digits: Sequence[Digit], reading: Reading, threshold: float) -
         reasons.append(f"below threshold {threshold:.2f}: " + ", ".join(low))
     if reading.skipped_marks:
         reasons.append(f"{reading.skipped_marks} mark(s) not read as digits")
+    if reading.fitted_from is not None:
+        reasons.append(f"read as {reading.fitted_from or '(nothing)'} ({len(reading.fitted_from)} digits); "
+                       f"the likeliest reading with a length the rules accept")
     return reasons
 
 
@@ -194,9 +198,6 @@ def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: C
               for d in reading.digits]
     conf = min((d.confidence for d in digits), default=0.0)
     reasons = digit_reasons(digits, reading, threshold)
-    if reading.fitted_from is not None:
-        reasons.append(f"read as {reading.fitted_from or '(nothing)'} ({len(reading.fitted_from)} digits); "
-                       f"the likeliest reading with a length the rules accept")
     if reading.faint_read:
         reasons.append(f"{reading.faint_read} faint mark(s) read on their own threshold")
     faint = 0

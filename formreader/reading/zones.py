@@ -34,7 +34,7 @@ from formreader.reading.schedule import read_lattices
 from formreader.reading.segment import estimate_digit_height
 from formreader.recognizer.model import Recognizer
 from formreader.results import Field, ScanOptions
-from formreader.rules.validate import digit_count_rule
+from formreader.rules.validate import digit_count_rule, string_rule
 
 Rect = tuple[int, int, int, int]
 RULING_MIN_FRAC = 0.04  # a ruling that frames the form is at least this share of the page width
@@ -253,7 +253,9 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline | None,
         layout = choose_layout(gray.shape, options.field_mode)
     named = spec is not None and bool(spec.fields)
     if layout == "field":  # the image is one field: the pipeline's first (only) field
-        found = [read_field_image(gray, recognizer, options)]
+        rules = spec.fields[0] if named else None  # type: ignore[union-attr]
+        found = [read_field_image(gray, recognizer, options, lengths=rules and digit_count_rule(rules),
+                                  accept=rules and string_rule(rules))]
         return _by_index(found, spec) if named else found  # type: ignore[arg-type]
     # looked up per call, so that tests can put a stand-in for the page reader
     if not named:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -105,6 +106,68 @@ def decode_beam(probs: np.ndarray, beam: int = 16, min_prob: float = 1e-3) -> li
     return sorted(out, key=lambda kv: -kv[1])
 
 
+def align(probs: np.ndarray, text: str) -> tuple[tuple[float, ...], tuple[int, ...]]:
+    """The likeliest CTC path through (T, classes) posteriors that spells ``text`` (Viterbi):
+    per character, its peak posterior over the columns that path gives it, and that column.
+    Empty tuples when ``text`` cannot be spelled in T columns."""
+    labels = [ALPHABET.index(c) + 1 for c in text]
+    ext = [0]
+    for k in labels:
+        ext += [k, 0]
+    n, big = len(ext), -1e30
+    logp = np.log(np.maximum(probs[:, ext], 1e-30))
+    # a state may be entered from itself, the one before, or two before (skipping a blank
+    # between two different characters)
+    skip = np.array([i >= 2 and ext[i] != 0 and ext[i] != ext[i - 2] for i in range(n)])
+    score = np.full(n, big)
+    score[:2] = logp[0, :2]
+    back = np.zeros((probs.shape[0], n), np.int8)
+    for t in range(1, probs.shape[0]):
+        one = np.concatenate([[big], score[:-1]])
+        two = np.where(skip, np.concatenate([[big, big], score[:-2]]), big)
+        moves = np.stack([score, one, two])
+        back[t] = moves.argmax(axis=0)
+        score = moves.max(axis=0) + logp[t]
+    end = n - 1 if n == 1 or score[n - 1] >= score[n - 2] else n - 2
+    if score[end] <= big / 2:
+        return (), ()
+    states = [end]
+    for t in range(probs.shape[0] - 1, 0, -1):
+        states.append(states[-1] - int(back[t, states[-1]]))
+    states.reverse()
+    conf = [0.0] * len(labels)
+    cols = [0] * len(labels)
+    for t, state in enumerate(states):
+        if state % 2 == 1:
+            i = state // 2
+            p = float(probs[t, labels[i]])
+            if p > conf[i]:
+                conf[i], cols[i] = p, t
+    return tuple(conf), tuple(cols)
+
+
+def read_within(probs: np.ndarray, accept: Callable[[str], bool], beam: int = 32) -> StringReading | None:
+    """The likeliest string a field's rules accept (``accept``), from a CTC beam of ``beam``
+    strings; None when none of them is accepted.
+
+    Each character's confidence is its aligned posterior times the string's share of the
+    probability of the likeliest string read: a reading the rules chose over a much likelier
+    one is reported as the doubt it is.
+    """
+    ranked = decode_beam(probs, beam)
+    if not ranked:
+        return None
+    top = ranked[0][1]
+    for text, logp in ranked:
+        if accept(text):
+            conf, cols = align(probs, text)
+            if not conf:
+                return None
+            share = float(np.exp(min(0.0, logp - top)))
+            return StringReading(text, tuple(p * share for p in conf), cols)
+    return None
+
+
 @dataclass(frozen=True)
 class Strip:
     """The network's input and where it came from: strip column ``u`` is mask column
@@ -158,8 +221,15 @@ class StringReader:
         """(T, classes) posteriors of one strip."""
         return self.forward(strip[None])[0]
 
-    def read(self, strip: Strip) -> StringReading:
-        text, conf, cols = decode_best_path(self.posteriors(strip.image))
+    def read(self, strip: Strip, accept: Callable[[str], bool] | None = None) -> StringReading:
+        """The best path; with ``accept`` (a field's rules, :func:`formreader.rules.validate.string_rule`),
+        the likeliest string they accept when the best path breaks them (:func:`read_within`)."""
+        probs = self.posteriors(strip.image)
+        text, conf, cols = decode_best_path(probs)
+        if accept is not None and not accept(text):
+            within = read_within(probs, accept)
+            if within is not None:
+                return within
         return StringReading(text, conf, cols)
 
 

@@ -190,6 +190,35 @@ def check(value: str, spec: FieldSpec) -> tuple[list[str], str | None]:
     return problems, text
 
 
+SEPARATORS = ".,-/"
+
+
+def string_rule(spec: FieldSpec) -> Callable[[str], bool] | None:
+    """What the string reader may read for this field (``text`` as written, separators and all):
+    its digits pass the field's length, checksum, range and date rules, and an amount does not
+    start or end with a separator or hold two in a row. None when no such rule narrows it.
+
+    Like :func:`repair`, a regex never steers the reading: it may spell out the very value
+    the form expects, and fitting the ink to it would report the form, not the ink.
+    """
+    steering = spec.model_copy(update={"regex": None})
+    narrows = (digit_count_rule(spec) is not None or spec.checksum is not None or spec.range is not None
+               or spec.type in ("amount", "date"))
+    if not narrows:
+        return None
+
+    def accept(text: str) -> bool:
+        digits = "".join(c for c in text if c.isdigit())
+        if not digits:
+            return False
+        if spec.type == "amount" and (text[0] in SEPARATORS or text[-1] in SEPARATORS
+                                      or any(a in SEPARATORS and b in SEPARATORS for a, b in zip(text, text[1:]))):
+            return False
+        return not check(digits, steering)[0]
+
+    return accept
+
+
 # A reading that breaks a rule is wrong somewhere. When putting the model's second guess for
 # one digit makes it pass, that reading is the likelier one, and it is the one reported (still
 # in review, the reason saying what was read). Guesses the model gave less than this are not

@@ -66,3 +66,13 @@ def test_subpackages_hold_the_stages() -> None:
 def test_modules_stay_short(path: Path) -> None:
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_LINES, f"{path.name}: {lines} lines; split it by job (at most {MAX_LINES})"
+
+
+def test_every_subpackage_is_installed() -> None:
+    """``pip install .`` carries only the packages pyproject lists: a new subpackage left out
+    works in the source tree and fails in an installed formreader."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    subs = {"formreader." + p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert subs <= listed, f"missing from pyproject.toml [tool.setuptools] packages: {sorted(subs - listed)}"

@@ -412,7 +412,7 @@ def test_keep_inside_matches_the_zone_image_definition() -> None:
         np.testing.assert_array_equal(rulings._keep_inside(ink, inner, sides), keep[labels])
 
 
-def test_the_loop_of_a_bold_letter_or_digit_is_not_a_box(monkeypatch) -> None:
+def test_the_loop_of_a_bold_letter_or_digit_is_not_a_box() -> None:
     """A 9 or a bold D has straight enough sides to pass as rulings; its hole is a few strokes
     across, where a writing area is many rulings high (a 9 so taken held a zone's field)."""
     mask = np.zeros((400, 600), bool)
@@ -422,11 +422,10 @@ def test_the_loop_of_a_bold_letter_or_digit_is_not_a_box(monkeypatch) -> None:
     mask[255:264, 405:419] = False
     found = boxes.find_boxes(mask)
     assert [b.outer for b in found] == [(100, 100, 200, 62)]
-    monkeypatch.setattr(boxes, "MIN_HOLE_PER_RULING", 0.0)
-    assert len(boxes.find_boxes(mask)) == 2  # the loop passes for a box without the rule
+    assert len(boxes.find_boxes(mask, boxes.BoxShape(min_hole_per_ruling=0.0))) == 2  # the loop passes for a box without the rule
 
 
-def test_two_strokes_hanging_from_the_top_ruling_do_not_make_a_comb(monkeypatch) -> None:
+def test_two_strokes_hanging_from_the_top_ruling_do_not_make_a_comb() -> None:
     """Two digits touching the top ruling a third of a box apart look like the two ticks of a
     3-cell comb; the box would then be read one digit per cell, losing the digit between."""
     ink = np.zeros((80, 200), bool)
@@ -436,8 +435,7 @@ def test_two_strokes_hanging_from_the_top_ruling_do_not_make_a_comb(monkeypatch)
     for x in (71, 120):  # at a third and two thirds of the box, 15 px down from the top
         ink[13:28, x : x + 3] = True
     assert combs._comb_from_dividers(ink, inner, sides) == ((), ())
-    monkeypatch.setattr(combs, "MIN_TICK_CELLS", 3)
-    assert len(combs._comb_from_dividers(ink, inner, sides)[0]) == 3  # what a 3-cell rule saw
+    assert len(combs._comb_from_dividers(ink, inner, sides, min_tick_cells=3)[0]) == 3  # what a 3-cell rule saw
 
 
 @pytest.fixture(scope="module")
@@ -447,11 +445,11 @@ def test_digits(mnist):
     return Digits.from_mnist(mnist.x_test, mnist.y_test)
 
 
-def _box_lines(gray: np.ndarray) -> list[int]:
-    return [len(line) for line in regions.box_lines(boxes.find_boxes(clean.clean_page(gray).mask))]
+def _box_lines(gray: np.ndarray, shape: boxes.BoxShape = boxes.BoxShape()) -> list[int]:
+    return [len(line) for line in regions.box_lines(boxes.find_boxes(clean.clean_page(gray).mask, shape))]
 
 
-def test_a_box_notched_by_bold_digits_fused_with_its_sides_is_found(test_digits, monkeypatch) -> None:
+def test_a_box_notched_by_bold_digits_fused_with_its_sides_is_found(test_digits) -> None:
     """A held-out HSF page (bench_accuracy seed 17000, sample 13): a bold 1 and 4 fused with
     the rulings of the "14" box left notches in the mask of rulings that took 23% of its writing
     area; the box was lost and, counted by index, every later field read its neighbour's box."""
@@ -459,11 +457,11 @@ def test_a_box_notched_by_bold_digits_fused_with_its_sides_is_found(test_digits,
 
     gray = decode(render("hsf", 17013, test_digits, 200)[0])
     assert _box_lines(gray) == [3, 3, 5, 5, 5, 5, 5, 1]
-    monkeypatch.setattr(boxes, "NOTCHED_FILL", boxes.MIN_HOLE_FILL)  # rectangles only
-    assert _box_lines(gray) == [3, 3, 5, 5, 4, 5, 5, 1]
+    rectangles_only = boxes.BoxShape(notched_fill=boxes.MIN_HOLE_FILL)
+    assert _box_lines(gray, rectangles_only) == [3, 3, 5, 5, 4, 5, 5, 1]
 
 
-def test_neither_the_loop_of_a_bold_0_nor_a_broken_comb_is_a_notched_box(test_digits, monkeypatch) -> None:
+def test_neither_the_loop_of_a_bold_0_nor_a_broken_comb_is_a_notched_box(test_digits) -> None:
     from formreader.training.synth import decode, render
 
     # A meter card (seed 7000, sample 0): a bold 0 whose loop fills 78% of its rectangle, as an
@@ -475,11 +473,10 @@ def test_neither_the_loop_of_a_bold_0_nor_a_broken_comb_is_a_notched_box(test_di
     sample = Path(__file__).resolve().parents[3] / "samples" / "cheque-004.jpg"
     cheque = clean.clean_page(cv2.imread(str(sample), cv2.IMREAD_GRAYSCALE)).mask
     n = len(boxes.find_boxes(cheque))
-    monkeypatch.setattr(boxes, "MAX_NOTCHES", 10)
-    assert len(boxes.find_boxes(cheque)) == n + 1
+    assert len(boxes.find_boxes(cheque, boxes.BoxShape(max_notches=10))) == n + 1
 
 
-def test_boxes_drawn_a_few_pixels_apart_stay_two_and_a_1_does_not_split_a_box(monkeypatch) -> None:
+def test_boxes_drawn_a_few_pixels_apart_stay_two_and_a_1_does_not_split_a_box() -> None:
     """Two boxes drawn 3 px apart and touching at a corner (one network of rulings) are two
     boxes (merged, a line of four HSF boxes on a held-out page read as one); a bold 1 touching
     both rulings of one box is a stroke, and the box stays one."""
@@ -495,5 +492,4 @@ def test_boxes_drawn_a_few_pixels_apart_stay_two_and_a_1_does_not_split_a_box(mo
     mask[202:260, 180:185] = True  # ... split by a bold 1 from ruling to ruling
     outer = sorted(b.outer for b in boxes.find_boxes(mask))
     assert outer == [(100, 100, 100, 62), (100, 200, 200, 62), (203, 100, 200, 62)]
-    monkeypatch.setattr(boxes, "PAPER_COLUMN", -1.0)  # no paper column counts
-    assert len(boxes.find_boxes(mask)) == 2
+    assert len(boxes.find_boxes(mask, boxes.BoxShape(paper_column=-1.0))) == 2  # no paper column counts

@@ -11,8 +11,8 @@ import pytest
 
 from formreader.reading.judge import judge
 from formreader.recognizer.shipped import string_model_path
-from formreader.recognizer.strings import (ALPHABET, HEIGHT, StringReader, StringReading, decode_beam, decode_best_path,
-                                           strip_of)
+from formreader.recognizer.strings import (ALPHABET, HEIGHT, StringReader, StringReading, align, decode_beam,
+                                           decode_best_path, read_within, strip_of)
 from formreader.results import Digit, Field
 from formreader.training.string_synth import StringWriter, batch, encode
 
@@ -44,6 +44,27 @@ def test_beam_search_sums_the_paths_of_one_string() -> None:
     assert ranked["7"] > ranked["77"]
     assert decode_beam(p)[0][0] == "7"
     assert abs(sum(np.exp(v) for v in ranked.values()) - 1.0) < 1e-6  # every path accounted for
+
+
+def test_alignment_finds_each_characters_columns() -> None:
+    one, two, zero = encode("1")[0], encode("2")[0], encode("0")[0]
+    p = _posteriors([0, one, one, 0, two, 0, zero, 0, zero])
+    conf, cols = align(p, "1200")
+    assert cols == (1, 4, 6, 8) and all(abs(c - 0.98) < 1e-6 for c in conf)
+    assert align(p, "120")[0] and all(c < 0.05 for c in align(p, "3")[0])  # spelled, but not by the ink
+    assert align(p[:3], "1200") == ((), ())  # four characters, two of them the same: 5+ columns
+
+
+def test_a_rule_picks_the_likeliest_string_it_accepts_and_says_how_sure() -> None:
+    one, seven = encode("1")[0], encode("7")[0]
+    p = _posteriors([0, one, 0, seven, 0, one, 0])
+    p[5, one], p[5, 0] = 0.55, 0.43  # the last "1" is a doubtful mark: a speck or a digit?
+    assert decode_best_path(p)[0] == "171"
+    two = read_within(p, lambda s: len(s) == 2)
+    assert two is not None and two.text == "17"
+    share = np.exp(dict(decode_beam(p))["17"] - decode_beam(p)[0][1])
+    assert 0.3 < share < 1 and max(two.confidences) <= share + 1e-6  # scaled by its share of the top
+    assert read_within(p, lambda s: len(s) == 9) is None  # nothing in the beam passes
 
 
 def test_strip_centres_the_digits_at_the_trained_height() -> None:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from formreader.config import FieldSpec
 from formreader.results import Digit, Field
 from formreader.rules.validate import (aba_check_digit, aba_ok, apply_rules, format_amount, luhn_check_digit, luhn_ok,
-                                       mod11_check_digit, mod11_ok, parse_date)
+                                       mod11_check_digit, mod11_ok, parse_date, string_rule)
 
 
 def found(value: str, status: str = "ok", reason: str | None = None) -> Field:
@@ -157,3 +157,18 @@ def test_date_years_and_an_impossible_date_mended() -> None:
     assert (mended.value, mended.text) == ("06212025", "2025-06-21")
     assert mended.reason is not None and mended.reason.startswith(
         "not a date (day 71 does not exist in 2025-06) as read (06712025); digit 3 taken as 2 (0.20)")
+
+
+def test_string_rule_accepts_what_the_rules_accept_and_never_steers_by_regex() -> None:
+    assert string_rule(FieldSpec(name="n")) is None  # nothing narrows a bare field
+    assert string_rule(FieldSpec(name="n", regex="0123456789")) is None  # a regex never steers
+    zip5 = string_rule(FieldSpec(name="zip", length=5, regex="[0-9]{5}"))
+    assert zip5 is not None and zip5("12345") and not zip5("123456") and not zip5("")
+    assert zip5("54321")  # the regex is checked afterwards, not used to choose the reading
+    aba = string_rule(FieldSpec(name="r", checksum="aba"))
+    assert aba is not None and aba("011000015") and not aba("011000016")
+    amount = string_rule(FieldSpec(name="a", type="amount"))
+    assert amount is not None and amount("1.480,00") and amount("25")
+    assert not amount(".25") and not amount("25,") and not amount("1.,5")
+    date = string_rule(FieldSpec(name="d", type="date", format="DDMMYYYY"))
+    assert date is not None and date("29/02/2024") and not date("30/02/2024")
