@@ -84,8 +84,11 @@ class Pipeline:
 
     def run(self, model: ModelArg = None, *, workers: int = 1, scheduler: str | None = None,
             force: bool = False) -> list[PageResult]:
-        """Read every input and write the pipeline's outputs; the pages in input order. Overlay
-        PNGs already in ``outputs.overlays`` are refused (an OutputError) unless ``force``."""
+        """Read every input and write the pipeline's outputs; the pages in input order.
+
+        Before anything is read, an output that is an input, the pipeline or another output is
+        refused, and so are overlay PNGs already in ``outputs.overlays`` unless ``force``: a
+        FormreaderError (exit code 2)."""
         from formreader.driver.pipeline import check_outputs, run
 
         p = self.loaded
