@@ -8,7 +8,6 @@ flatbed scan go through the same code. The skew is measured and undone by
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import cv2
@@ -347,20 +346,3 @@ def clean_page(gray: np.ndarray, method: str = "auto", deskew: bool = True) -> C
     mask = remove_specks(mask, speck_area(mask.shape))
     from_work = cv2.invertAffineTransform(to_work)
     return CleanPage(work, mask, to_work, from_work, angle, scale, method)
-
-
-def map_bbox(bbox: tuple[int, int, int, int], matrix: np.ndarray,
-             limit: tuple[int, int] | None = None) -> tuple[int, int, int, int]:
-    """Bounding box (x, y, w, h) of a box's four corners under a 2x3 affine map, clipped to
-    ``limit`` = (width, height) when given."""
-    x, y, w, h = bbox
-    pts = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], np.float64)
-    # The corners mapped by numpy, their extremes taken in Python: a reading maps every digit's
-    # box, and numpy's per-call overhead on a 4 x 2 array was most of the cost.
-    xs, ys = zip(*(pts @ matrix[:, :2].T + matrix[:, 2]).tolist())
-    x0, y0 = math.floor(min(xs)), math.floor(min(ys))
-    x1, y1 = math.ceil(max(xs)), math.ceil(max(ys))
-    if limit is not None:
-        x0, y0 = max(x0, 0), max(y0, 0)
-        x1, y1 = min(x1, limit[0]), min(y1, limit[1])
-    return int(x0), int(y0), int(max(x1 - x0, 0)), int(max(y1 - y0, 0))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from formreader.imaging.geometry import Divider, DividerSpan
 from formreader.imaging.regions import Rect
 from formreader.imaging.stats import median
 
@@ -16,16 +17,12 @@ from formreader.imaging.stats import median
 # numbers (4 cells and more).
 MIN_TICK_CELLS = 4
 
-# A divider candidate: centre x, x0, x1 (exclusive), length up from the bottom ruling, length
-# down from the top one (see divider_candidates).
-Divider = tuple[float, int, int, float, float]
 
 
 def divider_candidates(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int]
                        ) -> list[Divider]:
     """Thin vertical strokes standing on the bottom ruling or hanging from the top one inside a
-    box: (centre x, x0, x1 (exclusive), length up from the bottom, length down from the top), in
-    page columns and inner-height pixels."""
+    box, in page columns and inner-height pixels."""
     ix, iy, iw, ih = inner
     t, b = sides[0], sides[1]
     H, W = ink.shape
@@ -48,13 +45,14 @@ def divider_candidates(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int,
     for a, e in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
         if e - a > max(3, 2 * thick + 1):  # a broad mark (a digit's stroke along the ruling)
             continue
-        out.append(((a + e - 1) / 2.0 + ix, int(a + ix), int(e + ix), float(up[a:e].max()), float(down[a:e].max())))
+        out.append(Divider((a + e - 1) / 2.0 + ix, int(a + ix), int(e + ix), float(up[a:e].max()),
+                           float(down[a:e].max())))
     return out
 
 
 def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int],
                         min_tick_cells: int = MIN_TICK_CELLS
-                        ) -> tuple[tuple[Rect, ...], tuple[tuple[int, int, int, int], ...]]:
+                        ) -> tuple[tuple[Rect, ...], tuple[DividerSpan, ...]]:
     """Comb cells of a box from its dividers: thin vertical strokes from the top or bottom
     ruling at a regular spacing across the whole box (full-height lines, or short ticks).
 
@@ -70,7 +68,7 @@ def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int
     cands = divider_candidates(ink, inner, sides)
     if not cands:
         return (), ()
-    best: tuple[tuple[Rect, ...], tuple[tuple[int, int, int, int], ...]] = ((), ())
+    best: tuple[tuple[Rect, ...], tuple[DividerSpan, ...]] = ((), ())
     for n in range(2, int(iw / (0.4 * ih)) + 2):
         pitch = iw / n
         if not 0.4 * ih <= pitch <= 1.6 * ih:
@@ -79,10 +77,10 @@ def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int
         if any(c is None for c in matched):
             continue
         chosen = [c for c in matched if c is not None]
-        if len({c[1] for c in chosen}) != len(chosen):
+        if len({c.x0 for c in chosen}) != len(chosen):
             continue
         # Dividers are drawn with the pen of the rulings: alike in width, about as thick.
-        widths = np.array([c[2] - c[1] for c in chosen], float)
+        widths = np.array([c.x1 - c.x0 for c in chosen], float)
         thick = median(sides)
         if widths.min() < 0.5 * thick or widths.max() > 2 * thick + 1 \
                 or widths.max() - widths.min() > max(2.0, 0.5 * median(widths)):
@@ -95,15 +93,15 @@ def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int
         else:
             if n < min_tick_cells:
                 continue
-            ups = [c[3] >= c[4] for c in chosen]
+            ups = [c.up >= c.down for c in chosen]
             if len(set(ups)) != 1:
                 continue
-            lengths = np.array([max(c[3], c[4]) for c in chosen])
+            lengths = np.array([max(c.up, c.down) for c in chosen])
             med = median(lengths)
             if np.any(lengths > 1.6 * med) or np.any(lengths < 0.6 * med) or med > 0.7 * ih:
                 continue
             kind = "up" if ups[0] else "down"
-        bounds = [ix] + [x for c in chosen for x in (c[1], c[2])] + [ix + iw]
+        bounds = [ix] + [x for c in chosen for x in (c.x0, c.x1)] + [ix + iw]
         cells = tuple((bounds[2 * i], iy, bounds[2 * i + 1] - bounds[2 * i], ih) for i in range(n))
         if min(c[2] for c in cells) < 0.3 * ih:
             continue
@@ -114,7 +112,7 @@ def _comb_from_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int
 def _nearest_dividers(cands: list[Divider], ix: int, pitch: float, n: int) -> list[Divider | None]:
     """For each of the n - 1 evenly spaced cell edges of a comb, the divider candidate nearest
     it, or None where none is within tolerance of it."""
-    pos = np.array([c[0] for c in cands])
+    pos = np.array([c.centre for c in cands])
     tol = max(2.0, 0.12 * pitch)
     d = np.abs(pos[None, :] - (ix + np.arange(1, n) * pitch)[:, None])  # (edges, candidates)
     j = d.argmin(axis=1)
@@ -123,24 +121,24 @@ def _nearest_dividers(cands: list[Divider], ix: int, pitch: float, n: int) -> li
 
 
 def _full_height(c: Divider, ih: int) -> bool:
-    return max(c[3], c[4]) >= 0.85 * ih or c[3] + c[4] >= 0.85 * ih
+    return max(c.up, c.down) >= 0.85 * ih or c.up + c.down >= 0.85 * ih
 
 
 def _divider_span(c: Divider, iy: int, ih: int, kind: str, length: int | None = None
-                  ) -> tuple[int, int, int, int]:
-    """A divider's pixels to erase (x0, x1, y0, y1): the writing area's full height, or a tick
+                  ) -> DividerSpan:
+    """A divider's pixels to erase: the writing area's full height, or a tick
     of its own length (or ``length``) up from the bottom ruling or down from the top one."""
     if kind == "full":
-        return c[1], c[2], iy, iy + ih
+        return DividerSpan(c.x0, c.x1, iy, iy + ih)
     if kind == "up":
-        return c[1], c[2], iy + ih - (length or int(np.ceil(c[3]))), iy + ih
-    return c[1], c[2], iy, iy + (length or int(np.ceil(c[4])))
+        return DividerSpan(c.x0, c.x1, iy + ih - (length or int(np.ceil(c.up))), iy + ih)
+    return DividerSpan(c.x0, c.x1, iy, iy + (length or int(np.ceil(c.down))))
 
 
 def comb_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int], cells: int
-                  ) -> tuple[tuple[int, int, int, int], ...]:
+                  ) -> tuple[DividerSpan, ...]:
     """The dividers drawn between the ``cells`` of a comb whose cells are known (a template
-    zone), where they are (x0, x1, y0, y1).
+    zone), where they are.
 
     A comb may divide its cells by full-height lines or by short ticks from one ruling. Erasing
     a full-height column at every cell edge would cut through each digit written across a tick,
@@ -154,6 +152,6 @@ def comb_dividers(ink: np.ndarray, inner: Rect, sides: tuple[int, int, int, int]
         return ()
     if 2 * sum(_full_height(c, ih) for c in matched) >= len(matched):
         return tuple(_divider_span(c, iy, ih, "full") for c in matched)
-    kind = "up" if 2 * sum(c[3] >= c[4] for c in matched) >= len(matched) else "down"
-    length = int(np.ceil(1.2 * median([c[3] if kind == "up" else c[4] for c in matched])))
+    kind = "up" if 2 * sum(c.up >= c.down for c in matched) >= len(matched) else "down"
+    length = int(np.ceil(1.2 * median([c.up if kind == "up" else c.down for c in matched])))
     return tuple(_divider_span(c, iy, ih, kind, length) for c in matched)

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from formreader.imaging.clean import as_uint8, components
+from formreader.imaging.geometry import MaskRect, SourceRect
 
 # Crops are brought to this height before cleaning (up or down): digits then measure 20-120
 # px, the size the segmenter and the MNIST normalisation are made for, and a 2,000 px scan of
@@ -44,7 +45,7 @@ class CleanField:
     shear_pad: int = 0
     shear_centre: float = 0.0
 
-    def to_source(self, rect: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    def to_source(self, rect: MaskRect, size: tuple[int, int]) -> SourceRect:
         """A working-pixel rectangle as the source-pixel rectangle that holds it, within ``size``."""
         x, y, w, h = rect
         xs = []

@@ -11,9 +11,10 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from formreader.imaging.clean import components_with_centroids
+from formreader.imaging.geometry import DividerSpan, MaskRect, WorkRect
 from formreader.imaging.stats import median
 
-Rect = tuple[int, int, int, int]  # x, y, w, h
+Rect = WorkRect  # boxes and regions are found on the working page
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,9 @@ class Box:
     inner: Rect
     cells: tuple[Rect, ...] = ()
     sides: tuple[int, int, int, int] = (1, 1, 1, 1)  # ruling thickness: top, bottom, left, right
-    # Comb dividers found on the ruling itself (x0, x1, y0, y1, page pixels, end exclusive):
-    # full-height lines or short ticks rising from the bottom / hanging from the top ruling.
-    dividers: tuple[tuple[int, int, int, int], ...] = ()
+    # Comb dividers found on the ruling itself: full-height lines or short ticks rising from
+    # the bottom / hanging from the top ruling.
+    dividers: tuple[DividerSpan, ...] = ()
 
     @property
     def thickness(self) -> int:
@@ -48,8 +49,8 @@ class FieldRegion:
     mask: np.ndarray
     origin: tuple[int, int]
     digit_height: float
-    cells: tuple[Rect, ...] = ()
-    inner: Rect | None = None  # writing area in mask coordinates (boxes only)
+    cells: tuple[MaskRect, ...] = ()
+    inner: MaskRect | None = None  # writing area in mask coordinates (boxes only)
 
     @cached_property
     def components(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:

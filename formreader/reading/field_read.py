@@ -23,6 +23,7 @@ import numpy as np
 from formreader.imaging.clean import as_uint8, components
 from formreader.imaging.crop_clean import WORK_HEIGHT, CleanField, clean_field, estimate_slant, shear_rows, stroke_width
 from formreader.imaging.faint import faint_marks
+from formreader.imaging.geometry import MaskRect
 from formreader.imaging.normalize import field_darkness
 from formreader.imaging.stats import median
 from formreader.reading.decode import Reading
@@ -35,7 +36,7 @@ from formreader.recognizer.shipped import string_model_path
 from formreader.recognizer.strings import load_string_reader, strip_of
 from formreader.results import Digit, Field, ScanOptions
 
-Rect = tuple[int, int, int, int]
+Rect = MaskRect  # the number's mask: a field image's working pixels
 
 # The digit height (working pixels) fields are read at, and the most a crop is enlarged to get
 # there: page digits are read at 20-40 px; smaller, a pen stroke fills a 6's or an 8's loop.

@@ -14,10 +14,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+from formreader.imaging.geometry import MaskRect
 from formreader.recognizer.strings import StringReading, Strip
 from formreader.results import BBox, Digit, Field
 
-Rect = tuple[int, int, int, int]
+Rect = MaskRect  # boxes on the number's mask
 
 # On disagreement the string reader's digits are reported when its weakest digit is surer than
 # the segmenter's by this much: alone it reads fewer crops right (79% of the development

@@ -20,9 +20,10 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
-from formreader.imaging.clean import CleanPage, clean_page, map_bbox, remove_specks, speck_area
+from formreader.imaging.clean import CleanPage, clean_page, remove_specks, speck_area
 from formreader.imaging.faint import faint_marks
 from formreader.imaging.fields import find_regions, text_lines
+from formreader.imaging.geometry import MaskRect, SourceRect, WorkRect, mask_to_work, work_to_source
 from formreader.imaging.normalize import field_darkness
 from formreader.imaging.regions import FieldRegion, Rect
 from formreader.reading.decode import Reading
@@ -65,10 +66,8 @@ def _doubtful(reading: Reading) -> tuple[int, int]:
     return doubtful, len(reading.digits) + reading.skipped_marks
 
 
-def _to_source(rect: tuple[int, int, int, int], origin: tuple[int, int], page: CleanPage,
-               size: tuple[int, int]) -> tuple[int, int, int, int]:
-    x, y, w, h = rect
-    return map_bbox((x + origin[0], y + origin[1], w, h), page.from_work, size)
+def _to_source(rect: MaskRect, origin: tuple[int, int], page: CleanPage, size: tuple[int, int]) -> SourceRect:
+    return work_to_source(mask_to_work(rect, origin), page.from_work, size)
 
 
 def _field_pixels(region: FieldRegion, page: CleanPage) -> tuple[np.ndarray, np.ndarray] | None:
@@ -205,7 +204,7 @@ def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: C
         faint = reading.faint_left if reading.faint_left is not None else len(_faint_boxes(region, reading, page))
     if faint:
         reasons.append(f"{faint} faint mark(s) the size of a digit not read")
-    bbox = map_bbox(region.bbox, page.from_work, size)
+    bbox = work_to_source(WorkRect(region.bbox), page.from_work, size)
     return Field(name=name, value="".join(d.value for d in digits), confidence=conf,
                  status="review" if reasons else "ok", bbox=bbox, digits=digits,
                  reason="; ".join(reasons) if reasons else None)

@@ -23,10 +23,11 @@ import cv2
 import numpy as np
 
 from formreader.imaging.clean import components_with_centroids
+from formreader.imaging.geometry import MaskRect
 from formreader.imaging.normalize import shade_levels, to_mnist, to_mnist_shaded
 from formreader.imaging.stats import median
 
-Rect = tuple[int, int, int, int]  # x, y, w, h in field-mask pixels
+Rect = MaskRect  # the segmenter works in the pixels of one field's mask
 
 
 MAX_RUN = 6  # atoms merged into one digit at most (a digit broken in pieces and sliced)

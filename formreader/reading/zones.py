@@ -12,7 +12,6 @@ box to its printed prompt) but whose box count and order do not.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Sequence
 
 import cv2
@@ -20,9 +19,10 @@ import numpy as np
 
 from formreader.config import FieldSpec, Layout, Pipeline
 from formreader.imaging.boxes import find_boxes
-from formreader.imaging.clean import clean_page, map_bbox
+from formreader.imaging.clean import CleanPage, clean_page
 from formreader.imaging.combs import comb_dividers
 from formreader.imaging.fields import box_region
+from formreader.imaging.geometry import Frame, WorkRect, source_to_work, work_to_source
 from formreader.imaging.layout import choose_layout
 from formreader.imaging.regions import Box, FieldRegion, box_lines
 from formreader.imaging.rulings import line_masks
@@ -36,34 +36,9 @@ from formreader.recognizer.model import Recognizer
 from formreader.results import Field, ScanOptions
 from formreader.rules.validate import digit_count_rule, string_rule
 
-Rect = tuple[int, int, int, int]
+Rect = WorkRect  # every rectangle here is in working-page pixels
 RULING_MIN_FRAC = 0.04  # a ruling that frames the form is at least this share of the page width
 MARK_FILL = 0.85  # a corner mark is a solid square: ink fills this share of its bounding box
-
-
-@dataclass(frozen=True)
-class Frame:
-    """The registered form area in working pixels; zones are fractions of it."""
-
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-
-    def to_px(self, rel: Sequence[float]) -> Rect:
-        """Relative [x0, y0, x1, y1] -> (x, y, w, h) in working pixels."""
-        w, h = self.x1 - self.x0, self.y1 - self.y0
-        a = int(round(self.x0 + rel[0] * w))
-        b = int(round(self.y0 + rel[1] * h))
-        c = int(round(self.x0 + rel[2] * w))
-        d = int(round(self.y0 + rel[3] * h))
-        return a, b, max(c - a, 1), max(d - b, 1)
-
-    def relative(self, rect: Rect) -> tuple[float, float]:
-        """Centre of a working-pixel rect as fractions of the frame."""
-        x, y, w, h = rect
-        return ((x + w / 2 - self.x0) / max(self.x1 - self.x0, 1e-9),
-                (y + h / 2 - self.y0) / max(self.y1 - self.y0, 1e-9))
 
 
 def lines_frame(mask: np.ndarray) -> Frame | None:
@@ -125,7 +100,7 @@ def register(mask: np.ndarray, method: str) -> tuple[Frame, str | None]:
 def _inside(rect: Rect, frame: Frame, region: Sequence[float] | None) -> bool:
     if region is None:
         return True
-    cx, cy = frame.relative(rect)
+    cx, cy = frame.centre_of(WorkRect(rect))
     return region[0] <= cx <= region[2] and region[1] <= cy <= region[3]
 
 
@@ -264,30 +239,9 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline | None,
     size = (gray.shape[1], gray.shape[0])
     if spec.layout.mode in ("auto", "page", "free"):
         return _by_index(_in_region(page_reader.read_page(gray, recognizer, options), gray, spec), spec)
-    layout_spec: Layout = spec.layout
     page = clean_page(gray, options.binarize, options.deskew)
-    frame, failure = register(page.mask, layout_spec.registration)
-    boxes = find_boxes(page.mask)
-    regions: list[FieldRegion | None] = []
-    problems: list[str | None] = []
-    zones: list[Rect] = []
-    if layout_spec.mode == "boxes":
-        counted = [b for b in boxes if _inside(b.outer, frame, layout_spec.region)]
-        located = _locate_boxes(counted, spec.fields)
-        for box, problem in located:
-            regions.append(box_region(page.mask, box) if box is not None else None)
-            problems.append(problem)
-            zones.append(box.outer if box is not None else (0, 0, 0, 0))
-    else:
-        horiz, vert = line_masks(page.mask)
-        rulings = long_rulings(horiz, vert)
-        for f in spec.fields:
-            assert f.zone is not None
-            zone = frame.to_px(f.zone)
-            comb = comb_box(horiz, zone, f.cells, page.mask) if f.cells else None
-            regions.append(box_region(page.mask, comb) if comb else zone_region(page.mask, boxes, rulings, zone))
-            problems.append(None)
-            zones.append(zone)
+    frame, failure = register(page.mask, spec.layout.registration)
+    regions, problems, zones = _locate_fields(page, frame, spec)
     lengths = [digit_count_rule(f) for f in spec.fields]
     found = read_lattices([field_lattice(r, page) if r is not None else None
                            for r in regions], recognizer, lengths=lengths)
@@ -301,7 +255,7 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline | None,
         if region is None or reading is None or not reading.digits:
             if reading is not None and reading.skipped_marks:  # ink, but no digit: never "ok"
                 reason = "; ".join(r for r in (reason, f"{reading.skipped_marks} mark(s) not read as digits") if r)
-            out.append(_empty(f.name, map_bbox(region.bbox if region else zone, page.from_work, size), reason))
+            out.append(_empty(f.name, work_to_source(WorkRect(region.bbox if region else zone), page.from_work, size), reason))
             continue
         field = field_from_reading(f.name, region, reading, page, size, spec.threshold, options.faint_check)
         if reason:
@@ -309,6 +263,34 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline | None,
                                         reason="; ".join(r for r in (reason, field.reason) if r))
         out.append(field)
     return out
+
+
+def _locate_fields(page: CleanPage, frame: Frame, spec: Pipeline
+                   ) -> tuple[list[FieldRegion | None], list[str | None], list[Rect]]:
+    """Where each named field is on a zones or boxes page: its region (None when the page has
+    no such box), why to doubt it, and the rectangle it was looked for in."""
+    layout_spec: Layout = spec.layout
+    boxes = find_boxes(page.mask)
+    regions: list[FieldRegion | None] = []
+    problems: list[str | None] = []
+    zones: list[Rect] = []
+    if layout_spec.mode == "boxes":
+        counted = [b for b in boxes if _inside(b.outer, frame, layout_spec.region)]
+        for box, problem in _locate_boxes(counted, spec.fields):
+            regions.append(box_region(page.mask, box) if box is not None else None)
+            problems.append(problem)
+            zones.append(box.outer if box is not None else WorkRect((0, 0, 0, 0)))
+        return regions, problems, zones
+    horiz, vert = line_masks(page.mask)
+    rulings = long_rulings(horiz, vert)
+    for f in spec.fields:
+        assert f.zone is not None
+        zone = frame.to_work(f.zone)
+        comb = comb_box(horiz, zone, f.cells, page.mask) if f.cells else None
+        regions.append(box_region(page.mask, comb) if comb else zone_region(page.mask, boxes, rulings, zone))
+        problems.append(None)
+        zones.append(zone)
+    return regions, problems, zones
 
 
 def _locate_boxes(boxes: list[Box], fields: Sequence[FieldSpec]) -> list[tuple[Box | None, str | None]]:
@@ -356,7 +338,7 @@ def _in_region(found: list[Field], gray: np.ndarray, spec: Pipeline) -> list[Fie
         return found
     page = clean_page(gray, spec.cleaning.binarize, spec.cleaning.deskew)
     frame, _ = register(page.mask, spec.layout.registration)
-    return [f for f in found if _inside(map_bbox(f.bbox, page.to_work), frame, spec.layout.region)]
+    return [f for f in found if _inside(source_to_work(f.bbox, page.to_work), frame, spec.layout.region)]
 
 
 def _by_index(found: list[Field], spec: Pipeline) -> list[Field]:

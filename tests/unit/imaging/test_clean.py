@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from formreader.imaging import clean, deskew
+from formreader.imaging.geometry import map_rect
 from synthpage import INK, PAPER, uneven_lighting
 
 
@@ -157,9 +158,9 @@ def test_remove_specks_keeps_strokes_and_drops_dust() -> None:
     assert out.sum() == 120
 
 
-def test_map_bbox_of_a_rotation_contains_the_rotated_corners() -> None:
+def test_map_rect_of_a_rotation_contains_the_rotated_corners() -> None:
     m, _ = deskew.rotation_matrix((100, 200), 10.0)
-    x, y, w, h = clean.map_bbox((50, 20, 40, 30), m)
+    x, y, w, h = map_rect((50, 20, 40, 30), m)
     corners = np.array([[50, 20, 1], [90, 20, 1], [50, 50, 1], [90, 50, 1]], float) @ m.T
     assert (corners[:, 0] >= x - 1e-9).all() and (corners[:, 0] <= x + w + 1e-9).all()
     assert (corners[:, 1] >= y - 1e-9).all() and (corners[:, 1] <= y + h + 1e-9).all()
