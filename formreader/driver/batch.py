@@ -85,6 +85,9 @@ def ordered_map(
     a worker process dies, the items that were in flight are retried one at a time in fresh
     workers, and the one that kills its worker again is answered with ``on_crash(item)``.
     With ``workers <= 1`` everything runs in this process, in order, with no pool at all.
+
+    Kept in one piece: the pool, the window of pages in flight and the handling of a dead worker
+    share their state, and read best as one loop.
     """
     if workers <= 1:
         for item in items:

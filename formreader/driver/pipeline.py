@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from formreader.config import LoadedPipeline
 from formreader.errors import OutputError
@@ -24,6 +24,7 @@ from formreader.output.review import ReviewItem, render
 from formreader.results import PageResult
 
 if TYPE_CHECKING:  # pragma: no cover
+    from formreader.driver.files import ReadJob
     from formreader.recognizer.model import Recognizer
 
 
@@ -79,29 +80,15 @@ def run(pipeline: LoadedPipeline, recognizer: Recognizer | None = None,
     ``to_stdout``: a pipeline without outputs writes its JSON to stdout (the CLI's choice; the
     API returns the results anyway).
     """
-    from formreader.driver.files import ReadJob, read_files
-    from formreader.output.writers import make_writer, open_output
+    from formreader.driver.files import read_files
 
     summary = RunSummary()
     results: list[PageResult] = []
     review_items: list[ReviewItem] = []
-    if pipeline.overlays is not None:
-        try:
-            pipeline.overlays.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"outputs.overlays: {pipeline.overlays}: cannot create ({exc.strerror})") from None
-    job = ReadJob(pipeline.spec.scan_options(), pipeline.spec,
-                  overlay_dir=None if pipeline.overlays is None else os.fspath(pipeline.overlays),
-                  review_crops=pipeline.review is not None)
+    job = _job(pipeline)
     model = recognizer if recognizer is not None else pipeline.model
     with ExitStack() as stack:
-        writers = []
-        for path, fmt in ((pipeline.csv, "csv"), (pipeline.json, "json")):
-            if path is not None:
-                _make_parent(path)
-                writers.append((make_writer(fmt, stack.enter_context(open_output(path))), path))  # type: ignore[arg-type]
-        if not any((pipeline.csv, pipeline.json, pipeline.overlays, pipeline.review)) and to_stdout:
-            writers.append((make_writer("json", sys.stdout), None))  # no outputs: results on stdout
+        writers = _open_writers(pipeline, stack, to_stdout)
         sources = [display_path(p) for p in pipeline.files]
         try:
             for done in read_files(pipeline.files, job, model, workers=workers, sources=sources,
@@ -127,9 +114,46 @@ def run(pipeline: LoadedPipeline, recognizer: Recognizer | None = None,
                 summary.written.append(path)
     summary.review = len(review_items)
     if pipeline.review is not None:
-        _make_parent(pipeline.review)
-        title = f"formreader review: {pipeline.spec.name or pipeline.source.stem}"
-        with open_output(pipeline.review) as fh:
-            fh.write(render(review_items, title))
+        _write_review(pipeline, review_items)
         summary.written.append(pipeline.review)
     return results, summary
+
+
+def _job(pipeline: LoadedPipeline) -> ReadJob:
+    """What the batch driver does per page for this pipeline (its overlay folder made here)."""
+    from formreader.driver.files import ReadJob
+
+    if pipeline.overlays is not None:
+        try:
+            pipeline.overlays.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"outputs.overlays: {pipeline.overlays}: cannot create ({exc.strerror})") from None
+    return ReadJob(pipeline.spec.scan_options(), pipeline.spec,
+                   overlay_dir=None if pipeline.overlays is None else os.fspath(pipeline.overlays),
+                   review_crops=pipeline.review is not None)
+
+
+def _open_writers(pipeline: LoadedPipeline, stack: ExitStack, to_stdout: bool) -> list[tuple[Any, Path | str | None]]:
+    """The CSV and JSON writers, each on its output (closed by ``stack``), or JSON on stdout for
+    a pipeline without outputs when ``to_stdout``."""
+    from formreader.output.writers import make_writer, open_output
+
+    writers: list[tuple[Any, Path | str | None]] = []
+    for path, fmt in ((pipeline.csv, "csv"), (pipeline.json, "json")):
+        if path is not None:
+            _make_parent(path)
+            writers.append((make_writer(fmt, stack.enter_context(open_output(path))), path))  # type: ignore[arg-type]
+    if not any((pipeline.csv, pipeline.json, pipeline.overlays, pipeline.review)) and to_stdout:
+        writers.append((make_writer("json", sys.stdout), None))  # no outputs: results on stdout
+    return writers
+
+
+def _write_review(pipeline: LoadedPipeline, items: list[ReviewItem]) -> None:
+    """review.html: every field to check, with its crop, reading and reason."""
+    from formreader.output.writers import open_output
+
+    assert pipeline.review is not None
+    _make_parent(pipeline.review)
+    title = f"formreader review: {pipeline.spec.name or pipeline.source.stem}"
+    with open_output(pipeline.review) as fh:
+        fh.write(render(items, title))

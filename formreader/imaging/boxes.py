@@ -67,6 +67,9 @@ def _fit_rulings(ink: np.ndarray, hole: Rect, cap: int) -> tuple[Rect, tuple[int
     The opening that found the rulings trims their wobbly edges, so the hole is a little larger
     than the blank area: each side is grown outwards over rows/columns that are mostly ink, and
     the writing area shrunk inwards over such rows/columns (at most the ruling's thickness more).
+
+    Kept in one piece: the four sides are fitted by one rule, written out side by side so that
+    they stay alike.
     """
     x, y, w, h = hole
     H, W = ink.shape

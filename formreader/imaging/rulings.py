@@ -67,6 +67,9 @@ def remove_rulings(crop: np.ndarray, inner: Rect, sides: tuple[int, int, int, in
     9's loop drawn on the line, stays (12 fresh sets: 234 wrong fields against 243 when the
     band is cleared whole; golden 9 against 10). Vertical bands are still cleared whole: scraps of comb dividers that the same
     rule keeps read as 1s (247 wrong).
+
+    Kept in one piece: the horizontal and vertical bands are cleared by sibling rules, written
+    side by side so that they stay alike, each reading the same crop and stroke width.
     """
     out = crop.copy()
     H, W = crop.shape

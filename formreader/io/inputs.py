@@ -36,54 +36,38 @@ def find_inputs(patterns: Iterable[str | os.PathLike[str]]) -> tuple[list[Path],
     files: list[Path] = []
     warnings_: list[str] = []
     seen: set[str] = set()
-
-    def add(p: Path) -> None:
-        # The same file by another name (a symlink, ``a/../b``) is read once too.
-        key = os.path.realpath(p) if p.exists() else os.path.normpath(str(p))
-        if key not in seen:
-            seen.add(key)
-            files.append(p)
-
     for raw in patterns:
-        text = os.fspath(raw)
-        if is_url(text):  # object storage: listed through fsspec, kept as URLs
-            try:
-                urls = expand_url(text)
-            except InputError as exc:
-                warnings_.append(str(exc))
-                continue
-            if not urls:
-                warnings_.append(f"{text}: no files match")
-            for url in urls:
-                if url not in seen:
-                    seen.add(url)
-                    files.append(url)  # type: ignore[arg-type]
-            continue
-        path = Path(text)
-        if path.is_dir():
-            found = _page_files_in(path)
-            if not found:
-                warnings_.append(f"{text}: directory has no image or PDF files")
-            for p in found:
-                add(p)
-        elif path.exists() or not glob.has_magic(text):
-            add(path)
-        else:
-            matches = sorted(recursive_glob(text) if "**" in text else glob.glob(text))
-            hits = 0
-            for m in matches:
-                mp = Path(m)
-                if mp.is_dir():
-                    inner = _page_files_in(mp)
-                    hits += len(inner)
-                    for p in inner:
-                        add(p)
-                else:
-                    hits += 1
-                    add(mp)
-            if not hits:
-                warnings_.append(f"{text}: no files match")
+        found, warning = _expand(os.fspath(raw))
+        if warning:
+            warnings_.append(warning)
+        for p in found:
+            # The same file by another name (a symlink, ``a/../b``) is read once too.
+            key = p if isinstance(p, str) else os.path.realpath(p) if p.exists() else os.path.normpath(str(p))
+            if key not in seen:
+                seen.add(key)
+                files.append(p)  # type: ignore[arg-type]
     return files, warnings_
+
+
+def _expand(text: str) -> tuple[list[Path | str], str | None]:
+    """One argument's files (URLs as strings), in order, and a warning when it matched none."""
+    if is_url(text):  # object storage: listed through fsspec, kept as URLs
+        try:
+            urls: list[Path | str] = list(expand_url(text))
+        except InputError as exc:
+            return [], str(exc)
+        return urls, None if urls else f"{text}: no files match"
+    path = Path(text)
+    if path.is_dir():
+        inside: list[Path | str] = list(_page_files_in(path))
+        return inside, None if inside else f"{text}: directory has no image or PDF files"
+    if path.exists() or not glob.has_magic(text):
+        return [path], None
+    found: list[Path | str] = []
+    for m in sorted(recursive_glob(text) if "**" in text else glob.glob(text)):
+        mp = Path(m)
+        found.extend(_page_files_in(mp) if mp.is_dir() else [mp])
+    return found, None if found else f"{text}: no files match"
 
 
 def _page_files_in(directory: Path) -> list[Path]:

@@ -151,6 +151,9 @@ def keras_to_onnx(model: "keras.Model") -> bytes:
     Works in NCHW (ONNX's layout); the input's single channel makes (N, 28, 28) -> (N, 1, 28, 28)
     a reshape. Batch norm directly after a convolution is folded into its weights and bias.
     Raises UnsupportedModel for anything else than a chain of the supported layers.
+
+    Kept in one piece: one pass over the network's layers, each mapped to its ONNX nodes where
+    it is read.
     """
     from onnx import TensorProto, helper
 

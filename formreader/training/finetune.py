@@ -233,7 +233,10 @@ def _sha(rows: list[LabelledField]) -> str:
 def train_fields(labels: Path, out: Path, mnist: Any, cfg: FineTuneConfig = FineTuneConfig(),
                  force: bool = False, log: Log = print) -> dict[str, Any]:
     """Fine-tune the shipped readers on LABELS.csv and write the bundle ``out`` (see the module
-    docstring). Returns the manifest."""
+    docstring). Returns the manifest.
+
+    Kept in one piece: a fine-tuning run is one story told in order (split, judge before, tune
+    both readers, judge after, write the bundle); its steps are this module's helpers."""
     import keras
     import tensorflow as tf
 

@@ -252,7 +252,10 @@ def write_export(out: Path, model: Any) -> None:
 
 
 def train(data: Mnist, out: Path, cfg: TrainConfig, verbose: int = 1) -> dict[str, Any]:
-    """Train, save ``out`` (no optimizer state), its model card ``out.json`` and ``out.png``."""
+    """Train, save ``out`` (no optimizer state), its model card ``out.json`` and ``out.png``.
+
+    Kept in one piece: a training run is one story told in order (data, model, fit, evaluate,
+    export, card); its steps are this package's helpers."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import tensorflow as tf

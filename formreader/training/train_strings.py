@@ -140,7 +140,10 @@ def _exact(decoded: list[str], texts: list[str]) -> float:
 
 def train_strings(data: Mnist, out: Path, cfg: StringTrainConfig, log: Any = print) -> dict[str, Any]:
     """Train, export and write ``out`` (.onnx), ``out.with_suffix('.keras')`` and a model card
-    (``.json``). Returns the card."""
+    (``.json``). Returns the card.
+
+    Kept in one piece: a training run is one story told in order (generator, model, fit,
+    evaluate, export, card)."""
     import tensorflow as tf
 
     from formreader.recognizer.strings import decode_best_path
