@@ -34,7 +34,8 @@ app = typer.Typer(
 )
 
 MNIST_HELP = "Directory with the four MNIST IDX files (gzip or raw); default $FORMREADER_MNIST, else the Keras cache."
-MODEL_HELP = "Model file (.keras); default $FORMREADER_MODEL, else the shipped model."
+MODEL_HELP = ("Model: a .keras file, its .onnx export, or a bundle folder from train --fields; default "
+              "$FORMREADER_MODEL, else the shipped model.")
 
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> None:
@@ -209,7 +210,7 @@ def train(
     lr_decay: float = typer.Option(0.88, "--lr-decay", min=0.5, max=1.0,
                                    help="Learning rate factor per epoch (the shipped full model: 0.92 over 40 epochs)."),
     patience: int = typer.Option(6, min=1, help="Stop after this many epochs without a better validation loss."),
-    batch_size: int = typer.Option(128, min=8),
+    batch_size: int = typer.Option(128, min=8, help="Digits per training step."),
     scan_variants: int = typer.Option(2, "--scan-variants", min=1,
                                       help="Scan-style copies drawn of each training digit."),
     warp: float = typer.Option(0.0, "--warp", min=0.0, max=1.0,
@@ -325,39 +326,45 @@ def evaluate(
 @app.command()
 @handle_errors
 def predict(
-    images: List[Path] = typer.Argument(..., help="Images of single handwritten digits (any size, either polarity)."),
+    images: List[Path] = typer.Argument(..., metavar="IMAGE...", help="Images of one handwritten digit each: photos or scans, any size, "
+                                        "either polarity, plain, ruled or squared paper, uneven light."),
     model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line; \"reason\" says why when "
+                                 "\"digit\" is null."),
 ) -> None:
-    """Recognise one handwritten digit per image: digit, confidence and the top 3."""
-    import numpy as np
+    """Recognise one handwritten digit per image: digit, confidence and the top 3, or why there is none.
 
-    from formreader.imaging.normalize import ink_from_gray, to_mnist
+    A blank image gives "no digit (no ink ...)"; a letter, a symbol or a scribble gives "not a
+    digit". The confidence is the reading's probability in the view of the image that supports
+    it least (tilted, stood upright, or read by the second network).
+    """
     from formreader.io.pages import load_gray
-    from formreader.recognizer.model import CLASS_NAMES, load_model
+    from formreader.reading.single_digit import STATUS_NO_INK, read_digit
+    from formreader.recognizer.model import load_model
 
     failed = 0
-    crops, names = [], []
+    rec = None  # loaded with the first image that opens: a list of unreadable files needs no model
     for path in images:
         try:
-            crops.append(to_mnist(ink_from_gray(load_gray(path))))
-            names.append(path)
+            gray = load_gray(path)
         except FormreaderError as exc:
             typer.echo(f"formreader: error: {exc}", err=True)
             failed += 1
-    if crops:
-        _, probs = load_model(model).classify(np.stack(crops))
-        for path, p in zip(names, probs):
-            top = [(CLASS_NAMES[int(i)], float(p[i])) for i in np.argsort(-p, kind="stable")[:3]]
-            best, conf = top[0]
-            if as_json:
-                typer.echo(json.dumps({"source": str(path), "digit": best if best != "reject" else None,
-                                       "confidence": round(conf, 4),
-                                       "top3": [{"label": lab, "p": round(q, 4)} for lab, q in top]}))
-            else:
-                alts = ", ".join(f"{lab} {q:.3f}" for lab, q in top)
-                shown = best if best != "reject" else "not a digit"
-                typer.echo(f"{path}: {shown} (confidence {conf:.3f}; top 3: {alts})")
+            continue
+        rec = rec or load_model(model)
+        r = read_digit(gray, rec)
+        if as_json:
+            row: dict[str, Any] = {"source": str(path), "digit": r.digit, "confidence": round(r.confidence, 4),
+                                   "top3": [{"label": lab, "p": round(q, 4)} for lab, q in r.top3]}
+            if r.digit is None:
+                row["reason"] = f"{r.status}: {r.reason}"
+            typer.echo(json.dumps(row))
+        elif r.status == STATUS_NO_INK:
+            typer.echo(f"{path}: no digit ({r.status}: {r.reason})")
+        else:
+            alts = ", ".join(f"{lab} {q:.3f}" for lab, q in r.top3)
+            why = f"; {r.reason}" if r.reason else ""
+            typer.echo(f"{path}: {r.digit or r.status} (confidence {r.confidence:.3f}; top 3: {alts}{why})")
     if failed:
         raise typer.Exit(int(ExitCode.SOME_FAILED))
 
@@ -365,7 +372,7 @@ def predict(
 @app.command()
 @handle_errors
 def run(
-    pipeline: Path = typer.Argument(..., help="Pipeline YAML (see pipelines/); relative paths in it are relative to it."),
+    pipeline: Path = typer.Argument(..., metavar="PIPELINE", help="Pipeline YAML (see pipelines/); relative paths in it are relative to it."),
     overrides: List[str] = typer.Option([], "--set", metavar="KEY=VALUE",
                                         help="Override a key, e.g. threshold=0.8 or fields.0.regex=[0-9]{5}."),
     check: bool = typer.Option(False, "--check", help="Validate the pipeline and its inputs, then stop."),

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -121,3 +122,36 @@ def test_train_refuses_page_crops_without_a_model_to_cut_with(args, message, tmp
     out = run("train", "--out", str(tmp_path / "m.keras"), *args)
     assert out.returncode == 2
     assert message in out.stderr and "Traceback" not in out.stderr
+
+
+PHOTOS = sorted((Path(__file__).resolve().parents[1] / "data" / "photos").glob("*.png"))
+
+
+def test_predict_reads_hand_made_photos():
+    """Real handwriting from the NIST form on shaded, ruled and squared paper (tests/data/photos):
+    the digits read right, the letters give no confident digit, the blank page no digit."""
+    assert len(PHOTOS) >= 8
+    out = run("predict", "--json", "--model", str(SHIPPED_MODEL), *map(str, PHOTOS))
+    assert out.returncode == 0, out.stderr
+    rows = {Path(r["source"]).name: r for r in map(json.loads, out.stdout.splitlines())}
+    assert set(rows) == {p.name for p in PHOTOS}
+    for name, r in rows.items():
+        kind, label = name.split("-")[:2]
+        if kind == "digit":
+            assert r["digit"] == label and r["confidence"] > 0.9, (name, r)
+            assert "reason" not in r
+        elif kind == "letter":
+            assert r["digit"] is None or r["confidence"] < 0.9, (name, r)
+        else:
+            assert r["digit"] is None and r["reason"].startswith("no ink") and r["top3"] == [], (name, r)
+    assert sum(r["digit"] is None for n, r in rows.items() if n.startswith("letter")) >= 2
+
+
+def test_predict_human_lines_say_why_there_is_no_digit():
+    blank = next(p for p in PHOTOS if p.name.startswith("blank"))
+    letter = next(p for p in PHOTOS if p.name.startswith("letter-X"))
+    out = run("predict", "--model", str(SHIPPED_MODEL), str(blank), str(letter))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith(f"{blank}: no digit (no ink: ")
+    assert lines[1].startswith(f"{letter}: not a digit (confidence ") and "top 3:" in lines[1]
