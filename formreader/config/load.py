@@ -125,9 +125,10 @@ def validate(data: Any, source: str = "<pipeline>", base: Path | None = None,
     if check_files:
         files, missing = _input_files(spec, base)
         problems += missing
-        if model is not None and model.is_dir() and not (model / "manifest.json").is_file():
-            problems.append(f"model: {model}: a folder, but not a model bundle (it has no manifest.json)")
-        elif model is not None and not model.is_file() and not model.is_dir():  # a folder: a bundle
+        if model is not None and model.is_dir():  # a bundle (formreader.recognizer.bundle) has a manifest
+            if not (model / "manifest.json").is_file():
+                problems.append(f"model: {model}: a folder, but not a model bundle (it has no manifest.json)")
+        elif model is not None and not model.is_file():
             problems.append(f"model: {model}: file not found")
         problems += _output_problems(spec, base)
     raise_problems(source, problems)

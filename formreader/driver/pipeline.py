@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from formreader.config import LoadedPipeline
 from formreader.errors import OutputError
@@ -25,6 +25,7 @@ from formreader.results import PageResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from formreader.driver.files import ReadJob
+    from formreader.output.writers import PageWriter
     from formreader.recognizer.model import Recognizer
 
 
@@ -133,12 +134,12 @@ def _job(pipeline: LoadedPipeline) -> ReadJob:
                    review_crops=pipeline.review is not None)
 
 
-def _open_writers(pipeline: LoadedPipeline, stack: ExitStack, to_stdout: bool) -> list[tuple[Any, Path | str | None]]:
+def _open_writers(pipeline: LoadedPipeline, stack: ExitStack, to_stdout: bool) -> list[tuple[PageWriter, Path | str | None]]:
     """The CSV and JSON writers, each on its output (closed by ``stack``), or JSON on stdout for
     a pipeline without outputs when ``to_stdout``."""
     from formreader.output.writers import make_writer, open_output
 
-    writers: list[tuple[Any, Path | str | None]] = []
+    writers: list[tuple[PageWriter, Path | str | None]] = []
     for path, fmt in ((pipeline.csv, "csv"), (pipeline.json, "json")):
         if path is not None:
             _make_parent(path)

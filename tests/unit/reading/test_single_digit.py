@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from photos import CONDITIONS, LETTERS, SYMBOLS, blank_photo, digit_photo, photo, symbol_photo  # noqa: I001
 
-from formreader.reading.single_digit import (STATUS_DIGIT, STATUS_NO_INK, STATUS_NOT_DIGIT, DigitReading, ink_is_dark,
-                                             prepare_digit, read_digit)
+from formreader.imaging.photo import ink_is_dark, prepare_digit
+from formreader.reading.single_digit import STATUS_DIGIT, STATUS_NO_INK, STATUS_NOT_DIGIT, DigitReading, read_digit
 
 
 def _check_contract(r: DigitReading) -> None:
