@@ -27,13 +27,11 @@ from formreader.imaging.geometry import MaskRect
 from formreader.imaging.normalize import field_darkness
 from formreader.imaging.stats import median
 from formreader.reading.decode import Reading
-from formreader.reading.judge import judge
+from formreader.reading.judge import second_opinion, string_reader_for
 from formreader.reading.page import digit_reasons
 from formreader.reading.schedule import read_lattices
 from formreader.reading.segment import Atom, Candidate, Lattice, segment_field
 from formreader.recognizer.model import Recognizer
-from formreader.recognizer.shipped import string_model_path
-from formreader.recognizer.strings import load_string_reader, strip_of
 from formreader.results import Digit, Field, ScanOptions
 
 Rect = MaskRect  # the number's mask: a field image's working pixels
@@ -419,13 +417,11 @@ def read_field_images(grays: list[np.ndarray], recognizer: Recognizer, options: 
     cleaned, numbers = zip(*[_cleaned(g) for g in grays]) if grays else ((), ())
     lattices = [field_lattice(c, n) for c, n in zip(cleaned, numbers)]
     readings = read_lattices(lattices, recognizer, lengths=None if lengths is None else [lengths] * len(grays))
-    model = string_model_path(getattr(recognizer, "strings_path", None)) if options.string_reader else None
-    reader = load_string_reader(str(model)) if model is not None else None
+    reader = string_reader_for(recognizer, options)
     out = []
     for g, c, n, lat, r in zip(grays, cleaned, numbers, lattices, readings):
         size = (g.shape[1], g.shape[0])
         f = field_result(name, r, lat, n, c, size, options.threshold)
-        if reader is not None and (strip := strip_of(n.mask, n.digit_height)) is not None:
-            f = judge(f, reader.read(strip, accept), strip, lambda rect, c=c: c.to_source(rect, size))
-        out.append(f)
+        out.append(second_opinion(f, n.mask, n.digit_height, reader,
+                                  lambda rect, c=c, size=size: c.to_source(rect, size), accept))
     return out

@@ -14,9 +14,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+import numpy as np
+
 from formreader.imaging.geometry import MaskRect
-from formreader.recognizer.strings import StringReading, Strip
-from formreader.results import BBox, Digit, Field
+from formreader.recognizer.model import Recognizer
+from formreader.recognizer.shipped import string_model_path
+from formreader.recognizer.strings import StringReader, StringReading, Strip, load_string_reader, strip_of
+from formreader.results import BBox, Digit, Field, ScanOptions
 
 Rect = MaskRect  # boxes on the number's mask
 
@@ -50,3 +54,27 @@ def judge(field: Field, reading: StringReading | None, strip: Strip | None,
                                    bbox=(x0, y0, x1 - x0, y1 - y0), text=reading.text, status="review",
                                    reason="; ".join(reasons), second=second)
     return dataclasses.replace(field, status="review", reason="; ".join(reasons), second=second)
+
+
+def string_reader_for(recognizer: Recognizer, options: ScanOptions) -> StringReader | None:
+    """The string reader that goes with ``recognizer`` (a bundle's own, or the shipped one), or
+    None when the options or ``FORMREADER_STRING_MODEL=none`` turn it off."""
+    if not options.string_reader:
+        return None
+    model = string_model_path(getattr(recognizer, "strings_path", None))
+    return load_string_reader(str(model)) if model is not None else None
+
+
+def second_opinion(field: Field, mask: np.ndarray, digit_height: float, reader: StringReader | None,
+                   to_source: Callable[[Rect], BBox], accept: Callable[[str], bool] | None = None,
+                   pick_margin: float | None = PICK_MARGIN) -> Field:
+    """``field`` judged with the string reader's reading of the same ink (``mask``: the field's
+    number, ``digit_height`` its digits' height in mask pixels), narrowed by ``accept``.
+    ``pick_margin=None``: the string reader only sends a field to review, never changes its value."""
+    if reader is None:
+        return field
+    strip = strip_of(mask, digit_height)
+    if strip is None:
+        return field
+    margin = float("inf") if pick_margin is None else pick_margin
+    return judge(field, reader.read(strip, accept), strip, to_source, margin)

@@ -92,7 +92,7 @@ class StringWriter:
         rng = self.rng
         t = max(1, int(round(pen)))
         if c == ".":
-            r = max(1.0, pen * rng.uniform(0.5, 0.9))
+            r = max(2.0, pen * rng.uniform(0.5, 0.9))  # a dot the broad-pen erosion cannot wipe out
             s = int(np.ceil(2 * r + 2))
             m = np.zeros((s, s), np.float32)
             cv2.circle(m, (s // 2, s // 2), int(round(r)), 1.0, -1, cv2.LINE_AA)
@@ -119,7 +119,7 @@ class StringWriter:
         text = _digits_text(rng)
         dh = float(rng.uniform(*DIGIT_HEIGHT)) * 1.5  # drawn at 1.5x, shrunk at the end (smoother)
         slant = float(rng.normal(0.0, 0.08))
-        level = float(rng.uniform(0.2, 0.8))  # a higher level cuts a thinner stroke
+        level = float(rng.uniform(0.2, 0.7))  # a higher level cuts a thinner stroke
         pen = max(1.5, dh * float(rng.uniform(0.07, 0.14)))
         cramped = self.squeezed > 0 and rng.random() < self.squeezed
         # the writer's spacing, in digit heights
@@ -128,6 +128,7 @@ class StringWriter:
         top = (canvas.shape[0] - dh) / 2.0
         x = float(rng.uniform(0.1, 0.8)) * dh
         prev_right: tuple[int, int] | None = None
+        after_mark = False
         for c in text:
             if c.isdigit():
                 ink = self._glyph(int(c), dh, slant, level, cramped)
@@ -136,6 +137,9 @@ class StringWriter:
                 ink, centre = self._mark(c, dh, pen)
                 y = top + centre * dh - ink.shape[0] / 2.0
             step = gap + float(rng.normal(0, 0.08))
+            if not c.isdigit() or after_mark:  # writers leave room for a separator
+                step = max(step, float(rng.uniform(0.04, 0.15)))
+            after_mark = not c.isdigit()
             xi = int(round(x + (step * dh if prev_right is not None else 0)))
             xi = max(0, xi)
             yi = int(round(y))
@@ -155,27 +159,32 @@ class StringWriter:
             x = xi + w
         cols = np.nonzero(canvas.max(axis=0) > 0.3)[0]
         x_end = int(cols.max()) + 1 if cols.size else int(x)
-        self._extras(canvas, int(top), dh, pen, x_end)
-        return StringSample(self._finish(canvas, dh), text)
+        self._extras(canvas, int(top), dh, pen, x_end, text)
+        return StringSample(self._finish(canvas, dh, thin=level > 0.45), text)
 
-    def _extras(self, canvas: np.ndarray, top: int, dh: float, pen: float, x_end: int) -> None:
+    def _extras(self, canvas: np.ndarray, top: int, dh: float, pen: float, x_end: int, text: str) -> None:
         """What cleaning leaves around real numbers: bits of underline, specks, a neighbour's
         stroke cut by the crop edge."""
         rng = self.rng
         t = max(1, int(round(pen * rng.uniform(0.6, 1.0))))
         if rng.random() < 0.12:  # an underline or its remains, under or through the feet
-            y = int(top + dh * rng.uniform(0.9, 1.15))
+            low = 1.2 if "." in text or "," in text else 0.9  # clear of the separators
+            y = int(top + dh * rng.uniform(low, low + 0.25))
             x0 = int(rng.uniform(0, 0.3) * x_end)
             x1 = int(x_end * rng.uniform(0.6, 1.1))
             cv2.line(canvas, (x0, y), (x1, y + int(rng.integers(-2, 3))), 1.0, t, cv2.LINE_AA)
         for _ in range(int(rng.poisson(0.4))):  # specks
             r = max(1, int(pen * rng.uniform(0.3, 0.7)))
-            cv2.circle(canvas, (int(rng.uniform(0, canvas.shape[1])), int(rng.uniform(0, canvas.shape[0]))),
-                       r, float(rng.uniform(0.5, 1.0)), -1)
+            y = int(rng.uniform(0, canvas.shape[0]))
+            if top + 0.7 * dh <= y <= top + 1.15 * dh:
+                # A speck on the digits' foot line is a full stop to any reader: not a speck.
+                y = int(top + 0.7 * dh) - 2 * r - 1 if rng.random() < 0.5 else int(top + 1.15 * dh) + 2 * r + 1
+            cv2.circle(canvas, (int(rng.uniform(0, canvas.shape[1])), y), r, float(rng.uniform(0.5, 1.0)), -1)
 
-    def _finish(self, canvas: np.ndarray, dh: float) -> np.ndarray:
+    def _finish(self, canvas: np.ndarray, dh: float, thin: bool = False) -> np.ndarray:
         """Crop to the ink with a margin, shrink to HEIGHT rows, binarise like the field
-        cleaner's mask and fit the training width."""
+        cleaner's mask and fit the training width. A ``thin`` stroke is never eroded: it would
+        break into specks no reader could name."""
         rng = self.rng
         cols = np.nonzero(canvas.max(axis=0) > 0.2)[0]
         if cols.size:
@@ -183,7 +192,9 @@ class StringWriter:
             canvas = canvas[:, max(0, cols.min() - m) : cols.max() + 1 + int(dh * rng.uniform(0.1, 0.8))]
         if rng.random() < 0.35:  # fine and broad pens
             k = np.ones((3, 3), np.uint8)
-            canvas = cv2.dilate(canvas, k) if rng.random() < 0.4 else cv2.erode(canvas, k)
+            broad = rng.random() < 0.4
+            if broad or not thin:
+                canvas = cv2.dilate(canvas, k) if broad else cv2.erode(canvas, k)
         mask = (canvas > rng.uniform(0.35, 0.6)).astype(np.float32)
         f = 1 / 1.5  # back from the drawing scale
         out_h = int(round(canvas.shape[0] * f))

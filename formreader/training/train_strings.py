@@ -204,6 +204,16 @@ def train_strings(data: Mnist, out: Path, cfg: StringTrainConfig, log: Any = pri
     return card
 
 
+def check_strings(data: Mnist, model: Path, cfg: StringTrainConfig = StringTrainConfig()) -> float:
+    """The share of the training run's check strings (MNIST test digits, seed ``cfg.seed + 1000``)
+    that the ONNX model at ``model`` reads exactly, best path, as the run measures it."""
+    from formreader.recognizer.strings import StringReader, decode_best_path
+
+    reader = StringReader(Path(model))
+    x, _, _, texts = batch(StringWriter(data.x_test, data.y_test, seed=cfg.seed + 1000, width=cfg.width), cfg.eval_size)
+    return _exact([decode_best_path(reader.posteriors(img))[0] for img in x], texts)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m formreader.training.train_strings --out models/strings.onnx``: the shipped string model."""
     import argparse
@@ -220,7 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--squeezed", type=float, default=StringTrainConfig.squeezed,
                         help="share of strings written cramped, digits run into each other")
     parser.add_argument("--init", default=None, help="fine-tune this .keras string model instead of starting afresh")
+    parser.add_argument("--check", action="store_true",
+                        help="only read the model card's synthetic test strings with the ONNX file --out and print the share exact")
     args = parser.parse_args(argv)
+    if args.check:
+        exact = check_strings(load_mnist(args.mnist), args.out)
+        print(f"{args.out}: {exact:.1%} of {StringTrainConfig.eval_size} synthetic test strings exact")
+        return 0
     cfg = StringTrainConfig(steps=args.steps, batch=args.batch, seed=args.seed, learning_rate=args.learning_rate,
                             squeezed=args.squeezed, init=args.init)
     card = train_strings(load_mnist(args.mnist), args.out, cfg, log=lambda s: print(s, flush=True))

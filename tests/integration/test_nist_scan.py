@@ -120,3 +120,16 @@ def test_output_is_deterministic(results, variants, recognizer) -> None:
     again = read_page(variants["100dpi_jpeg"], recognizer, ScanOptions())
     first = [f.to_dict() for f in results["100dpi_jpeg"]]
     assert json.dumps([f.to_dict() for f in again]) == json.dumps(first)
+
+
+def test_the_string_reader_reads_the_page_fields_in_review_and_never_changes_a_value(results, variants,
+                                                                                     recognizer) -> None:
+    # On a page the string reader gives its reading of the fields the segmenter sends to review;
+    # values and statuses stay the segmenter's.
+    for name in ("300dpi", "100dpi_jpeg"):
+        plain = read_page(variants[name], recognizer, ScanOptions(string_reader=False))
+        judged = results[name]
+        assert [(f.value, f.status) for f in judged] == [(f.value, f.status) for f in plain]
+        assert all((f.second is not None) == (f.status == "review") for f in judged)
+    # (Every field of these three scans is ok; the committed golden outputs hold review fields
+    # with the string reader's reading: tests/integration/test_golden.py.)

@@ -116,7 +116,7 @@ def test_shipped_model_reads_strings_of_unseen_mnist_digits(mnist, reader) -> No
     assert exact >= MIN_SYNTHETIC_EXACT, f"{exact:.3f} exact (model card: {card['synthetic_test_exact']})"
 
 
-MIN_SYNTHETIC_EXACT = 0.85
+MIN_SYNTHETIC_EXACT = 0.93  # the shipped model reads 95.0% of these 300
 
 
 def _field(value: str, conf: float) -> Field:
