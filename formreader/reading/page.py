@@ -67,7 +67,7 @@ def _doubtful(reading: Reading) -> tuple[int, int]:
     return doubtful, len(reading.digits) + reading.skipped_marks
 
 
-def to_source(rect: MaskRect, origin: tuple[int, int], page: CleanPage, size: tuple[int, int]) -> SourceRect:
+def _to_source(rect: MaskRect, origin: tuple[int, int], page: CleanPage, size: tuple[int, int]) -> SourceRect:
     return work_to_source(mask_to_work(rect, origin), page.from_work, size)
 
 
@@ -188,11 +188,23 @@ def digit_reasons(digits: Sequence[Digit], reading: Reading, threshold: float) -
     return reasons
 
 
-def written_height(region: FieldRegion, reading: Reading) -> float:
-    """The height of a field's digits as written: the median of the digits read (a box's size
-    only says how high they could be)."""
+def with_string_reading(field: Field, region: FieldRegion, reading: Reading, page: CleanPage,
+                        size: tuple[int, int], recognizer: Recognizer, options: ScanOptions,
+                        accept: Callable[[str], bool] | None = None) -> Field:
+    """A page field in review with the string reader's reading of it (narrowed by ``accept``)
+    for the reviewer, beside the segmenter's; its value and status stay the segmenter's.
+
+    On pages the string reader has no vote: it did not catch the wrong readings the segmenter
+    was sure of, and it sent right ones to review (docs/model.md, "The string reader"). Its
+    strip is scaled by the height of the digits read: a box's size only says how high they
+    could be.
+    """
+    if field.status != "review":
+        return field
     heights = [d.rect[3] for d in reading.digits]
-    return float(statistics.median(heights)) if heights else region.digit_height
+    height = float(statistics.median(heights)) if heights else region.digit_height
+    return second_opinion(field, region.mask, height, string_reader_for(recognizer, options),
+                          lambda rect: _to_source(rect, region.origin, page, size), accept, pick_margin=None)
 
 
 def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: CleanPage,
@@ -200,7 +212,7 @@ def field_from_reading(name: str, region: FieldRegion, reading: Reading, page: C
     """A result Field from a decoded region: bboxes mapped back to source pixels (``size`` =
     source width, height), confidence = the weakest digit, review when a digit is below
     ``threshold`` or a digit-sized mark could not be read (the reason says which)."""
-    digits = [Digit(str(d.value), d.confidence, to_source(d.rect, region.origin, page, size),
+    digits = [Digit(str(d.value), d.confidence, _to_source(d.rect, region.origin, page, size),
                     None if d.probs is None else tuple(d.probs.tolist()))
               for d in reading.digits]
     conf = min((d.confidence for d in digits), default=0.0)
@@ -235,19 +247,10 @@ def read_page(gray: np.ndarray, recognizer: Recognizer, options: ScanOptions = S
     if options.faint_check:
         regions, readings = reread_faint(regions, readings, page, recognizer,  # type: ignore[assignment]
                                          wanted=is_number)
-    reader = string_reader_for(recognizer, options)
     fields: list[Field] = []
     for region, reading in zip(regions, readings):
         if reading is not None and is_number(reading):
             field = field_from_reading(f"field_{len(fields) + 1:02d}", region, reading, page,
                                        size, options.threshold, options.faint_check)
-            # On a page the string reader reads only the fields already in review and never
-            # changes a value: the reviewer sees its reading beside the segmenter's. Run on every
-            # field of the 32 golden pages it sent 6 of 272 right ok fields to review and caught
-            # none of the wrong ones (on the real NIST page it agrees on all 28); on field images
-            # of real crops it does catch wrong readings, and there it reads every field.
-            if field.status == "review":
-                field = second_opinion(field, region.mask, written_height(region, reading), reader,
-                                       lambda rect, r=region: to_source(rect, r.origin, page, size), pick_margin=None)
-            fields.append(field)
+            fields.append(with_string_reading(field, region, reading, page, size, recognizer, options))
     return fields

@@ -29,8 +29,7 @@ from formreader.imaging.rulings import line_masks
 from formreader.reading import page as page_reader
 from formreader.reading.decode import Reading
 from formreader.reading.field_read import read_field_image
-from formreader.reading.judge import second_opinion, string_reader_for
-from formreader.reading.page import field_from_reading, field_lattice, reread_faint
+from formreader.reading.page import field_from_reading, field_lattice, reread_faint, with_string_reading
 from formreader.reading.schedule import read_lattices
 from formreader.reading.segment import estimate_digit_height
 from formreader.recognizer.model import Recognizer
@@ -250,7 +249,6 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline | None,
         regions, found = reread_faint(regions, found, page, recognizer, lengths)
     if readings is not None:
         readings.extend(found)
-    reader = string_reader_for(recognizer, options)
     out = []
     for f, region, reading, problem, zone in zip(spec.fields, regions, found, problems, zones):
         reason = "; ".join(p for p in (failure, problem) if p) or None
@@ -260,10 +258,7 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline | None,
             out.append(_empty(f.name, work_to_source(WorkRect(region.bbox if region else zone), page.from_work, size), reason))
             continue
         field = field_from_reading(f.name, region, reading, page, size, spec.threshold, options.faint_check)
-        if field.status == "review":  # as on pages (formreader.reading.page)
-            field = second_opinion(field, region.mask, page_reader.written_height(region, reading), reader,
-                                   lambda rect, r=region: page_reader.to_source(rect, r.origin, page, size),
-                                   string_rule(f), pick_margin=None)
+        field = with_string_reading(field, region, reading, page, size, recognizer, options, string_rule(f))
         if reason:
             field = dataclasses.replace(field, status="review",
                                         reason="; ".join(r for r in (reason, field.reason) if r))
