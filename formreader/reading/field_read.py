@@ -372,7 +372,9 @@ def _cleaned(gray: np.ndarray, digit_height: float = DIGIT_PX) -> tuple[CleanFie
     height = max(1, int(round(roi.shape[0] * s * enlarge)))
     again = dataclasses.replace(clean_field(roi, height), origin=(x0, y0))
     found = select_number(again.mask)
-    found.notes = number.notes + [n for n in found.notes if n not in number.notes]
+    # A note of the first look stands unless the closer look counted the same kind again.
+    kinds = {n.split(" ", 1)[1] for n in found.notes}
+    found.notes = [n for n in number.notes if n.split(" ", 1)[1] not in kinds] + found.notes
     return _upright(again, found)
 
 

@@ -133,3 +133,17 @@ def test_the_string_reader_reads_the_page_fields_in_review_and_never_changes_a_v
         assert all((f.second is not None) == (f.status == "review") for f in judged)
     # (Every field of these three scans is ok; the committed golden outputs hold review fields
     # with the string reader's reading: tests/integration/test_golden.py.)
+
+
+def test_a_band_of_the_form_read_as_one_field_names_each_reason_once(page, recognizer) -> None:
+    # A 5:1 band of the real form (three rows of boxes) is taken for a strip by --mode auto; it
+    # must come out in review, and the closer look at its digits must not repeat a reason the
+    # first look gave with another count.
+    from formreader.reading.field_read import read_field_image
+
+    h = page.shape[0]
+    field = read_field_image(page[int(h * 0.30) : int(h * 0.45)], recognizer)
+    assert field.status == "review"
+    reasons = [r.split(" ", 1)[1] for r in (field.reason or "").split("; ")]
+    assert "other line(s) of writing in the image" in reasons
+    assert len(reasons) == len(set(reasons)), field.reason
