@@ -152,7 +152,8 @@ def _edge_costs(lattice: Lattice, probs: np.ndarray, big: list[bool]
     atoms, cands = lattice.atoms, lattice.candidates
     big_at = [i for i, b in enumerate(big) if b]
     single = {c.start: k for k, c in enumerate(cands) if c.end == c.start + 1}
-    tall = [c.rect[3] >= MIN_DIGIT_HEIGHT * lattice.digit_height for c in cands]
+    tall = [c.rect[3] >= MIN_DIGIT_HEIGHT * lattice.digit_height
+            or (c.end == c.start + 1 and c.start in lattice.rings) for c in cands]
     by_start: dict[int, list[int]] = {}
     for k, c in enumerate(cands):
         by_start.setdefault(c.start, []).append(k)

@@ -5,6 +5,7 @@ field's length rule asks for, and a second look at the doubtful digits (:func:`r
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
@@ -177,8 +178,7 @@ def _read_combs_both_ways(lattices: list[Lattice | None], recognizer: "Recognize
 
 def _sub(lattice: Lattice, which: list[int]) -> Lattice:
     """The lattice with only the candidates ``which`` (those classified so far)."""
-    return Lattice(lattice.atoms, [lattice.candidates[k] for k in which], lattice.digit_height,
-                   lattice.forced)
+    return dataclasses.replace(lattice, candidates=[lattice.candidates[k] for k in which], free=None, cells=0)
 
 
 def _classify_into(lattices: list[Lattice | None], which: list[list[int]], probs: list[np.ndarray | None],

@@ -42,6 +42,11 @@ MAX_PIECE_GAP = 0.12  # widest blank between two pieces of one digit, in digit h
 # Shortest digit, in digit heights: the digits of one number are about the same height, and the
 # model, which sees every mark scaled to the same box, would read a comma as a 1 or a 7.
 MIN_DIGIT_HEIGHT = 0.5
+# A small closed ring is a zero written small, raised or on the line (``2o`` for 20, ``4º``), and
+# may be a digit down to this share of the digit height. Dots, commas and ticks are solid.
+SMALL_ZERO_HEIGHT = 0.3
+# A ring's hole is at least this share of its box (a speck of paper inside a blot is not).
+RING_HOLE = 0.12
 
 
 @dataclass
@@ -108,6 +113,7 @@ class Lattice:
     # with as many digits as the comb has cells wins (see read_lattices).
     free: "Lattice | None" = None
     cells: int = 0  # a comb's cell count, empty cells included
+    rings: frozenset[int] = frozenset()  # atoms that are small zeros (see SMALL_ZERO_HEIGHT)
 
     @property
     def crops(self) -> np.ndarray:
@@ -258,6 +264,7 @@ def _free_lattice(components: tuple[int, np.ndarray, np.ndarray, np.ndarray], dh
     """:func:`segment_field` of a field without comb cells, ``dh`` its measured digit height;
     ``components``: its mask's :func:`formreader.imaging.clean.components_with_centroids`."""
     atoms = _atoms(components, dh)
+    rings = _small_zeros(atoms, dh)
     cands: list[Candidate] = []
     for i in range(len(atoms)):
         first = atoms[i]
@@ -274,12 +281,40 @@ def _free_lattice(components: tuple[int, np.ndarray, np.ndarray, np.ndarray], dh
                 same = new.component == atoms[j - 2].component
                 if not same and new.rect[0] - (prev[0] + prev[2]) > MAX_PIECE_GAP * dh:
                     break
-            if rect[3] < MIN_DIGIT_HEIGHT * dh and not (j - i == 1 and first.whole):
+            if rect[3] < MIN_DIGIT_HEIGHT * dh and not (j - i == 1 and (first.whole or i in rings)):
                 # Too short to be read as a digit (decode never takes it), and not a whole mark
                 # whose reject probability prices skipping it: not worth normalising/classifying.
                 continue
             cands.append(Candidate(i, j, rect, shading=shading, atoms=atoms[i:j]))
-    return Lattice(atoms, cands, dh)
+    return Lattice(atoms, cands, dh, rings=rings)
+
+
+def _small_zeros(atoms: list[Atom], dh: float) -> frozenset[int]:
+    """The atoms that may be a zero written small: rings (:func:`is_ring`) between
+    SMALL_ZERO_HEIGHT and MIN_DIGIT_HEIGHT digit heights, at most half of them within the
+    columns of a digit-high mark (a 9's or a 6's loop come loose lies over its stroke)."""
+    tall = [a.rect for a in atoms if a.rect[3] >= MIN_DIGIT_HEIGHT * dh]
+    out = []
+    for i, a in enumerate(atoms):
+        x, _, w, h = a.rect
+        if not SMALL_ZERO_HEIGHT * dh <= h < MIN_DIGIT_HEIGHT * dh:
+            continue
+        over = max((min(x + w, tx + tw) - max(x, tx) for tx, _, tw, _ in tall), default=0)
+        if over <= 0.5 * w and is_ring(a.mask):
+            out.append(i)
+    return frozenset(out)
+
+
+def is_ring(mask: np.ndarray, hole: float = RING_HOLE) -> bool:
+    """Whether a mark encloses a hole at least ``hole`` of its box: a small 0, not a dot."""
+    if mask.size == 0:
+        return False
+    padded = np.pad(mask.astype(np.uint8), 1)
+    contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return False
+    least = hole * mask.shape[0] * mask.shape[1]
+    return any(h[3] != -1 and cv2.contourArea(c) >= least for c, h in zip(contours, hierarchy[0]))
 
 
 # A digit-high mark with less than this share of its width inside one comb cell straddles two.

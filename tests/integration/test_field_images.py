@@ -200,6 +200,19 @@ def test_small_marks_beside_digits_read_as_separators(rect, sep) -> None:
     assert _separator(rect, (40.0, 100.0), 60.0) == sep
 
 
+@pytest.mark.parametrize("name", ["born_K2740_0035a-FM_row_id_2.Jpg", "born_K2740_0190a-FK_row_id_2.Jpg",
+                                  "born_K2730_0080a-FM_row_id_2.Jpg"])
+def test_a_small_zero_joined_to_the_digit_before_it_is_read(name, recognizer) -> None:
+    """Real ``20``s whose 0 is a small ring written on from the 2 (about 0.4 of its height):
+    read whole they are a sure 6, and the ring alone is too short for a digit unless it is
+    known for a ring."""
+    if not parish.PARISH.exists():
+        pytest.skip("no parish crops")
+    gray = cv2.imread(str(parish.PARISH / "images" / name), cv2.IMREAD_GRAYSCALE)
+    f = read_field_images([gray], recognizer, ScanOptions(string_reader=False))[0]
+    assert f.value == "20"
+
+
 # --- layout: field or page -------------------------------------------------------------------
 
 

@@ -395,3 +395,19 @@ def test_a_bilevel_field_reads_exactly_as_its_mask(bank, comb) -> None:
     mask = field_mask(p)
     plain, shaded = _plain_and_shaded(mask, np.where(mask, 0, 255).astype(np.uint8), cells)
     np.testing.assert_array_equal(shaded.crops, plain.crops)
+
+
+def test_a_small_ring_beside_a_digit_may_be_a_zero_and_a_dot_or_a_loop_over_a_stroke_may_not() -> None:
+    dh = 40
+    mask = np.zeros((60, 200), np.uint8)
+    cv2.line(mask, (20, 10), (20, 50), 1, 3)  # a 1
+    cv2.circle(mask, (45, 22), 7, 1, 2)  # a small ring beside it, ~0.4 of its height
+    cv2.circle(mask, (80, 45), 4, 1, -1)  # a solid dot on the line
+    cv2.line(mask, (130, 20), (130, 50), 1, 3)  # a stroke with a small loop over its columns
+    cv2.circle(mask, (132, 14), 7, 1, 2)
+    atoms = segment.atoms_of(mask.astype(bool), dh)
+    rings = segment._small_zeros(atoms, dh)
+    found = sorted(int(atoms[i].rect[0]) for i in rings)
+    assert found == [37], [a.rect for a in atoms]
+    assert segment.is_ring(np.pad(np.ones((8, 8), bool), 1) ^ np.pad(np.pad(np.ones((4, 4), bool), 2), 1))
+    assert not segment.is_ring(np.ones((8, 8), bool)) and not segment.is_ring(np.zeros((0, 0), bool))
