@@ -234,6 +234,9 @@ def train(
                                           help="Fine-tune the shipped readers on these labelled field images "
                                                "(columns image,value) and write a model bundle folder to --out."),
     field_epochs: int = typer.Option(3, "--field-epochs", min=1, max=50, help="--fields: passes over the fields."),
+    field_steps: int = typer.Option(600, "--field-steps", min=1, max=100000,
+                                    help="--fields: training steps of each reader at least, however few the "
+                                         "fields (each step sees the fields redrawn)."),
     validation: float = typer.Option(0.1, "--validation", min=0.01, max=0.5,
                                      help="--fields: share of the fields held out to judge the bundle."),
     force: bool = typer.Option(False, "--force", help="--fields: write the bundle even if it reads the held-out "
@@ -248,7 +251,7 @@ def train(
 
         if out == Path("models/digits.keras"):
             raise typer.BadParameter("give the bundle folder to write", param_hint="--out")
-        cfg = FineTuneConfig(epochs=field_epochs, seed=seed, validation=validation)
+        cfg = FineTuneConfig(epochs=field_epochs, min_steps=field_steps, seed=seed, validation=validation)
         manifest = train_fields(fields, out, load_mnist(mnist), cfg, force,
                                 log=lambda line: typer.echo(line, err=True))
         typer.echo(f"wrote {out}: held-out fields read right {manifest['held_out_before']['right']:.1%} -> "

@@ -425,5 +425,6 @@ def read_field_images(grays: list[np.ndarray], recognizer: Recognizer, options: 
         size = (g.shape[1], g.shape[0])
         f = field_result(name, r, lat, n, c, size, options.threshold)
         out.append(second_opinion(f, n.mask, n.digit_height, reader,
-                                  lambda rect, c=c, size=size: c.to_source(rect, size), accept))
+                                  lambda rect, c=c, size=size: c.to_source(rect, size), accept,
+                                  pick_margin=recognizer.pick_margin))
     return out

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from formreader.errors import ModelError
+from formreader.recognizer.strings import PICK_MARGIN
 
 MANIFEST = "manifest.json"
 BUNDLE_FORMAT = 1  # bumped when the files a bundle holds, or their meaning, change
@@ -47,7 +48,12 @@ def read_manifest(folder: str | Path) -> dict:
     return manifest
 
 
-def bundle_models(folder: str | Path) -> tuple[Path, Path]:
-    """The digit model and the string reader of a bundle (its manifest checked first)."""
-    read_manifest(folder)
-    return Path(folder) / DIGITS, Path(folder) / STRINGS
+def bundle_models(folder: str | Path) -> tuple[Path, Path, float | None]:
+    """The digit model and the string reader of a bundle (its manifest checked first), and the
+    pick margin chosen for them on the bundle's held-out fields (``string_pick_margin``; null:
+    the string reader never changes a value; absent: the shipped margin)."""
+    manifest = read_manifest(folder)
+    margin = manifest.get("string_pick_margin", PICK_MARGIN)
+    if margin is not None and not isinstance(margin, (int, float)):
+        raise ModelError(f"{folder}: {MANIFEST}: string_pick_margin {margin!r} is not a number")
+    return Path(folder) / DIGITS, Path(folder) / STRINGS, None if margin is None else float(margin)

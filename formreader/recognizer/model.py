@@ -21,6 +21,7 @@ import numpy as np
 
 from formreader.errors import ModelError
 from formreader.recognizer.shipped import default_model_path
+from formreader.recognizer.strings import PICK_MARGIN
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -177,6 +178,9 @@ class Recognizer:
             forward = make_forward(model, backend)
         self._model = model
         self.strings_path: Path | None = None  # a bundle's string reader; None: the shipped one
+        # How much surer the string reader must be for its digits to be reported when the two
+        # readers disagree (formreader.reading.judge); a bundle's is chosen on its held-out fields.
+        self.pick_margin: float | None = PICK_MARGIN
         self.path = path
         self.chunk = chunk
         self._forward = forward
@@ -365,12 +369,13 @@ def load_model(path: str | os.PathLike[str] | None = None, screen: bool | None =
     """
     from formreader.recognizer.bundle import bundle_models, is_bundle
 
-    strings = None
+    strings, margin = None, PICK_MARGIN
     path = Path(path) if path else default_model_path()  # $FORMREADER_MODEL may name a bundle too
     if is_bundle(path):
-        path, strings = bundle_models(path)
+        path, strings, margin = bundle_models(path)
     rec = _load(str(path), screen)
     rec.strings_path = strings
+    rec.pick_margin = margin
     return rec
 
 

@@ -294,3 +294,27 @@ def reject_mark(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generator
         blur = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), rng.uniform(0.5, 1.2))
         return to_mnist(shaded(blur, mask, rng))
     return to_mnist(mask)
+
+
+def jitter_strip(strip: np.ndarray, rng: np.random.Generator, size: float = 0.12, stretch: float = 0.15,
+                 shift: int = 2, thicken: float = 0.2) -> np.ndarray:
+    """A string reader's input strip (float32 (HEIGHT, W), ink 1.0) redrawn as another scan of
+    the same writing might give it: digits ``1 +- size`` as high (the digit height is measured,
+    never exact), ``1 +- stretch`` as wide, moved up or down by up to ``shift`` rows, strokes
+    thickened with chance ``thicken``.
+
+    Why: a user's few hundred labelled fields are read many times over when a reader is
+    fine-tuned on them; without this the reader learns those exact pixels instead of the hand."""
+    height = strip.shape[0]
+    s = 1.0 + rng.uniform(-size, size)
+    w = max(8, int(round(strip.shape[1] * s * (1.0 + rng.uniform(-stretch, stretch)))))
+    h = max(1, int(round(height * s)))
+    img = cv2.resize(strip, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = np.zeros((height, w), np.float32)
+    top = (height - h) // 2 + int(rng.integers(-shift, shift + 1))
+    s0, s1 = max(0, -top), min(h, height - top)
+    if s1 > s0:
+        out[top + s0 : top + s1] = img[s0:s1]
+    if rng.random() < thicken:
+        out = cv2.dilate(out, np.ones((2, 2), np.uint8))
+    return np.clip(out, 0.0, 1.0)

@@ -20,6 +20,7 @@ with ONNX Runtime like the shipped models.
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import json
@@ -28,7 +29,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -47,6 +48,7 @@ class LabelledField:
 @dataclass
 class FineTuneConfig:
     epochs: int = 3  # passes over the user's fields (each step half theirs, half MNIST/synthetic)
+    min_steps: int = 600  # steps of each reader, however few the fields
     seed: int = 1
     validation: float = 0.1  # share of the fields held out to judge the bundle
     digit_lr: float = 1e-4
@@ -155,6 +157,25 @@ def score(rows: list[LabelledField], recognizer: Any) -> dict[str, float]:
             "ok_right": round(sum(a and b for a, b in zip(ok, right)) / n_ok, 4) if n_ok else 1.0}
 
 
+def pick_cases(rows: list[LabelledField], recognizer: Any) -> list[tuple[str, float, str, float, str]]:
+    """Each of ``rows`` as both readers read it, for :func:`formreader.reading.judge.choose_pick_margin`:
+    (segmenter's digits, its confidence, string reader's digits, its weakest digit, the truth)."""
+    from formreader.io.pages import load_gray
+    from formreader.reading.field_read import read_field_images
+    from formreader.results import ScanOptions
+
+    keep = copy.copy(recognizer)
+    keep.pick_margin = None  # the segmenter's value kept, the string reader's beside it
+    fields = read_field_images([load_gray(r.image) for r in rows], keep, ScanOptions(field_mode="field"))
+    cases = []
+    for f, r in zip(fields, rows):
+        text, confs = f.second if f.second is not None else ("", ())
+        digit_confs = [p for c, p in zip(text, confs) if c.isdigit()]
+        cases.append((f.value, f.confidence, "".join(c for c in text if c.isdigit()), min(digit_confs, default=0.0),
+                      r.value))
+    return cases
+
+
 def _progress(total: int, what: str) -> Any:
     import sys
 
@@ -168,6 +189,8 @@ def tune_digits(base: Path, samples: Samples, mnist: Any, cfg: FineTuneConfig, l
     """The digit CNN at ``base``, fine-tuned on the user's crops mixed 1:1 with MNIST."""
     import keras
 
+    from formreader.training.augment import mild
+
     model = keras.saving.load_model(base, compile=False)
     if not len(samples.digits):
         log("digit CNN: no field could be cut into its label's digits; left as it was")
@@ -177,16 +200,35 @@ def tune_digits(base: Path, samples: Samples, mnist: Any, cfg: FineTuneConfig, l
     x = np.concatenate([samples.crops, mnist.x_train[pick].astype(np.float32) / 255.0])[..., None]
     y = np.concatenate([samples.digits, mnist.y_train[pick].astype(np.int64)])
     model.compile(optimizer=keras.optimizers.Adam(cfg.digit_lr), loss="sparse_categorical_crossentropy")
-    steps = int(np.ceil(len(y) / (2 * cfg.batch)))
-    bar = _progress(steps * cfg.epochs, "digit CNN")
-    for _ in range(cfg.epochs):
-        order = rng.permutation(len(y))
-        for k in range(steps):
-            idx = order[k * 2 * cfg.batch : (k + 1) * 2 * cfg.batch]
-            model.train_on_batch(x[idx], y[idx])
-            bar.update(1)
+    mine = len(samples.digits)
+    steps = _steps(len(y), 2 * cfg.batch, cfg)
+    bar = _progress(steps, "digit CNN")
+    for idx in _batches(len(y), 2 * cfg.batch, steps, rng):
+        xb = x[idx].copy()
+        for i, j in enumerate(idx):
+            if j < mine:  # the user's crops are read many times: never twice the same pixels
+                xb[i, ..., 0] = mild(xb[i, ..., 0] * 255.0, rng)
+        model.train_on_batch(xb, y[idx])
+        bar.update(1)
     bar.close()
     return model
+
+
+def _steps(items: int, per_step: int, cfg: FineTuneConfig) -> int:
+    """Training steps over ``items`` samples, ``per_step`` at a time: ``cfg.epochs`` passes, and
+    at least ``cfg.min_steps`` (a few hundred fields make few steps per pass, too few to learn
+    from; the redrawn samples keep the reader from learning their pixels by heart)."""
+    return max(cfg.epochs * int(np.ceil(items / per_step)), cfg.min_steps)
+
+
+def _batches(items: int, per_step: int, steps: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """``steps`` batches of indices into ``items`` samples, each pass over them shuffled anew."""
+    order = np.zeros(0, np.int64)
+    for _ in range(steps):
+        if len(order) < per_step:
+            order = np.concatenate([order, rng.permutation(items)])
+        yield order[:per_step]
+        order = order[per_step:]
 
 
 def tune_strings(base: Path, samples: Samples, mnist: Any, cfg: FineTuneConfig, log: Log) -> Any:
@@ -208,17 +250,24 @@ def tune_strings(base: Path, samples: Samples, mnist: Any, cfg: FineTuneConfig, 
     step = ctc_step(model, tf.keras.optimizers.Adam(cfg.string_lr))
 
     half = cfg.batch // 2
-    steps = int(np.ceil(len(strips) / half))
-    bar = _progress(steps * cfg.epochs, "string reader")
-    for _ in range(cfg.epochs):
-        order = writer.rng.permutation(len(strips))
-        for k in range(steps):
-            mine = [StringSample(strips[j][0], strips[j][1]) for j in order[k * half : (k + 1) * half]]
-            x, y, lengths, _ = pack(mine + [writer.sample() for _ in range(half)], width, writer.rng)
-            step(tf.constant(x), tf.constant(y), tf.constant(lengths))
-            bar.update(1)
+    steps = _steps(len(strips), half, cfg)
+    bar = _progress(steps, "string reader")
+    for idx in _batches(len(strips), half, steps, writer.rng):
+        mine = [StringSample(_jittered(strips[j][0], width, writer.rng), strips[j][1]) for j in idx]
+        x, y, lengths, _ = pack(mine + [writer.sample() for _ in range(half)], width, writer.rng)
+        step(tf.constant(x), tf.constant(y), tf.constant(lengths))
+        bar.update(1)
     bar.close()
     return model
+
+
+def _jittered(strip: Any, width: int, rng: np.random.Generator) -> Any:
+    """``strip`` redrawn (:func:`formreader.training.augment.jitter_strip`), or as it is when the
+    redrawn one would not fit the ``width`` the reader is trained at."""
+    from formreader.training.augment import jitter_strip
+
+    out = jitter_strip(strip, rng)
+    return out if out.shape[1] <= width else strip
 
 
 def _sha(rows: list[LabelledField]) -> str:
@@ -241,6 +290,7 @@ def train_fields(labels: Path, out: Path, mnist: Any, cfg: FineTuneConfig = Fine
     import tensorflow as tf
 
     from formreader import __version__
+    from formreader.reading.judge import choose_pick_margin
     from formreader.recognizer.bundle import BUNDLE_FORMAT, DIGITS, MANIFEST, STRINGS
     from formreader.recognizer.model import load_model, screen_path, second_path
     from formreader.recognizer.shipped import default_model_path, string_model_path
@@ -288,13 +338,18 @@ def train_fields(labels: Path, out: Path, mnist: Any, cfg: FineTuneConfig = Fine
         "config": asdict(cfg), "held_out_before": before,
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    after = score(held, load_model(tmp))
+    tuned = copy.copy(load_model(tmp))
+    tuned.pick_margin = manifest["string_pick_margin"] = choose_pick_margin(pick_cases(held, tuned))
+    after = score(held, tuned)
     manifest["held_out_after"] = after
     manifest["training_seconds"] = round(time.time() - started, 1)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     log(f"held-out fields read right: {before['right']:.1%} before, {after['right']:.1%} after "
         f"(ok {before['ok']:.1%} -> {after['ok']:.1%}, of which right {before['ok_right']:.1%} -> "
         f"{after['ok_right']:.1%})")
+    margin = manifest["string_pick_margin"]
+    log("readers disagreeing: " + ("the segmenter's digits kept" if margin is None else
+                                   f"the string reader's digits taken when surer by {margin:+.2f}"))
     if after["right"] < before["right"] and not force:
         shutil.rmtree(tmp, ignore_errors=True)
         raise DataError(f"the fine-tuned readers read the held-out fields worse ({after['right']:.1%} against "

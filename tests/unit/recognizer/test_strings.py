@@ -145,3 +145,23 @@ def test_disagreeing_readers_send_the_field_to_review_with_the_surer_reading() -
     assert g.confidence == pytest.approx(0.9) and g.bbox[2] > 0
     h = judge(_field("6", 0.7), StringReading("10", (0.85, 1.0), (2, 6)), _strip(), lambda r: r)
     assert h.status == "review" and h.value == "6"  # not surer by the margin
+
+
+def test_a_margin_that_reads_more_held_out_fields_right_is_chosen_and_the_shipped_one_otherwise() -> None:
+    from formreader.reading.judge import PICK_MARGIN, choose_pick_margin, pick_value
+
+    assert pick_value("6", 0.97, "10", 0.99, PICK_MARGIN) == "6"
+    assert pick_value("6", 0.5, "10", 0.99, PICK_MARGIN) == "10"
+    assert pick_value("6", 0.99, "10", 0.6, -1.0) == "10" and pick_value("6", 0.1, "10", 1.0, None) == "6"
+    assert pick_value("6", 0.1, "", 1.0, -1.0) == "6"  # a string reader that read nothing never wins
+    # A collection where the string reader is right whenever they disagree, a little less sure.
+    learnt = [("6", 0.95, "20", 0.9, "20")] * 30 + [("7", 0.99, "7", 0.99, "7")] * 70
+    assert choose_pick_margin(learnt) == -0.1
+    # Where it is right as often as wrong, nothing is gained: the shipped margin stays.
+    even = [("6", 0.95, "20", 0.9, "20")] * 10 + [("5", 0.95, "3", 0.9, "5")] * 10
+    assert choose_pick_margin(even) == PICK_MARGIN
+    # One field more is noise, not a reason to move.
+    assert choose_pick_margin([("6", 0.95, "20", 0.9, "20")] + [("7", 0.99, "7", 0.99, "7")] * 99) == PICK_MARGIN
+    # Where the string reader is always wrong, never taking its digits reads more right.
+    wrong = [("6", 0.2, "5", 0.99, "6")] * 10 + [("7", 0.99, "7", 0.99, "7")] * 90
+    assert choose_pick_margin(wrong) is None

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from formreader.imaging.normalize import to_mnist
+from formreader.recognizer.strings import strip_of
 from formreader.training.augment import _scan, elastic, mild, scan_digit, scan_mask, shaded
 
 
@@ -79,3 +80,22 @@ def test_a_shaded_scan_digit_keeps_its_binary_shape(mnist):
     np.testing.assert_array_equal(shaded_crop, scan_digit(digit, np.random.default_rng(5), grey=1.0))
     soft = ((shaded_crop > 0.05) & (shaded_crop < 0.95)).sum()
     assert soft > ((binary > 0.05) & (binary < 0.95)).sum()
+
+
+def test_a_jittered_strip_keeps_its_height_its_ink_and_its_writing_in_place():
+    from formreader.recognizer.strings import HEIGHT
+    from formreader.training.augment import jitter_strip
+
+    mask = np.zeros((60, 140), bool)
+    mask[10:50, 20:30] = True  # a "1" and a square "0"
+    mask[10:50, 60:100] = True
+    mask[20:40, 70:90] = False
+    strip = strip_of(mask, 40.0).image
+    for seed in range(20):
+        out = jitter_strip(strip, np.random.default_rng(seed))
+        assert out.shape[0] == HEIGHT and out.dtype == np.float32 and 0.0 <= out.min() and out.max() <= 1.0
+        assert 0.6 * strip.sum() < out.sum() < 1.9 * strip.sum()
+        assert 0.8 * strip.shape[1] < out.shape[1] < 1.3 * strip.shape[1]
+        rows = np.flatnonzero(out.sum(axis=1) > 0.5)
+        assert rows[0] > 0 and rows[-1] < HEIGHT - 1  # the digits are never pushed off the strip
+    assert np.array_equal(jitter_strip(strip, np.random.default_rng(3)), jitter_strip(strip, np.random.default_rng(3)))

@@ -57,7 +57,7 @@ def test_a_bundle_is_written_read_with_and_the_same_for_the_same_seed(tmp_path: 
     for name in ("a", "b"):
         out = tmp_path / name
         result = CliRunner().invoke(app, ["train", "--fields", str(labels), "--out", str(out), "--mnist",
-                                          str(mnist_dir), "--field-epochs", "1", "--force"])
+                                          str(mnist_dir), "--field-epochs", "1", "--field-steps", "8", "--force"])
         assert result.exit_code == 0, result.output
         outs.append(out)
     manifest = read_manifest(outs[0])
@@ -87,3 +87,17 @@ def test_a_bundle_of_another_format_is_refused(tmp_path: Path) -> None:
     crop = parish.crops("dev")[0][0]
     result = CliRunner().invoke(app, ["scan", str(crop), "--model", str(tmp_path)])
     assert result.exit_code == 2 and "bundle format 99" in result.stderr
+
+
+def test_few_fields_still_train_for_the_least_steps_and_every_pass_sees_each_field_once() -> None:
+    import numpy as np
+
+    from formreader.training.finetune import FineTuneConfig, _batches, _steps
+
+    cfg = FineTuneConfig(epochs=3, min_steps=50)
+    assert _steps(180, 16, cfg) == 50 and _steps(4800, 16, cfg) == 900
+    batches = list(_batches(10, 4, 5, np.random.default_rng(0)))
+    assert len(batches) == 5 and all(len(b) == 4 for b in batches)
+    seen = np.concatenate(batches)
+    assert sorted(seen[:10]) == list(range(10)) and sorted(seen[10:]) == sorted(set(seen[10:]))
+    assert all(np.array_equal(a, b) for a, b in zip(batches, _batches(10, 4, 5, np.random.default_rng(0))))
