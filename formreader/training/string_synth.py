@@ -66,6 +66,10 @@ _LENGTHS = np.array([12, 14, 14, 12, 9, 8, 7, 6, 5, 5, 4, 4], np.float64)
 _LENGTHS /= _LENGTHS.sum()
 
 
+# Share of strings whose last one or two digits are written small (StringWriter._small_tail).
+SMALL_TAIL = 0.08
+
+
 class StringWriter:
     """Draws :class:`StringSample`s from MNIST digits with one seeded generator."""
 
@@ -129,8 +133,13 @@ class StringWriter:
         x = float(rng.uniform(0.1, 0.8)) * dh
         prev_right: tuple[int, int] | None = None
         after_mark = False
-        for c in text:
-            if c.isdigit():
+        small_from = self._small_tail(text)
+        small, raised = max(float(rng.uniform(0.45, 0.7)), 12.0 / dh), rng.random() < 0.7  # >= 8 rows on the strip
+        for i, c in enumerate(text):
+            if c.isdigit() and i >= small_from:
+                ink = self._glyph(int(c), dh * small, slant, min(level, 0.35))  # never too thin to see
+                y = top + (rng.uniform(-0.15, 0.1) * dh if raised else dh - ink.shape[0] + rng.normal(0, 0.03) * dh)
+            elif c.isdigit():
                 ink = self._glyph(int(c), dh, slant, level, cramped)
                 y = top + rng.normal(0, 0.05) * dh + (dh - ink.shape[0]) / 2.0
             else:
@@ -161,6 +170,19 @@ class StringWriter:
         x_end = int(cols.max()) + 1 if cols.size else int(x)
         self._extras(canvas, int(top), dh, pen, x_end, text)
         return StringSample(self._finish(canvas, dh, thin=level > 0.45), text)
+
+    def _small_tail(self, text: str) -> int:
+        """Where the last digits of ``text`` start being written small (``len(text)``: none).
+
+        Writers set the last one or two digits small, raised like cents on a cheque (``25⁵⁰``)
+        or as a small ring after a digit (``2o`` for 20): SMALL_TAIL of the strings end so."""
+        if self.rng.random() >= SMALL_TAIL:
+            return len(text)
+        k = 1 + int(self.rng.random() < 0.5)
+        start = len(text) - k
+        if start < 1 or not text[start:].isdigit() or not text[start - 1].isdigit():
+            return len(text)
+        return start
 
     def _extras(self, canvas: np.ndarray, top: int, dh: float, pen: float, x_end: int, text: str) -> None:
         """What cleaning leaves around real numbers: bits of underline, specks, a neighbour's

@@ -66,3 +66,43 @@ def test_specks_stay_off_the_foot_line_where_a_full_stop_would_sit(mnist) -> Non
             if cw <= 3 * ch:  # a speck, not a line
                 centre = y + ch / 2.0
                 assert not (top + 0.75 * dh < centre < top + 1.1 * dh), (x, y, cw, ch, ys)
+
+
+def test_a_small_tail_is_only_ever_the_last_digits_after_a_digit(mnist, monkeypatch) -> None:
+    import formreader.training.string_synth as synth
+
+    monkeypatch.setattr(synth, "SMALL_TAIL", 1.0)
+    w = _writer(mnist, seed=11)
+    starts = []
+    for text in ("7", "12", "1.5", "250", "4,50", "19-", "123456"):
+        start = w._small_tail(text)
+        assert start == len(text) or (start >= 1 and text[start - 1].isdigit() and text[start:].isdigit()
+                                      and len(text) - start in (1, 2)), (text, start)
+        starts.append(start < len(text))
+    assert starts[0] is False and starts[5] is False and any(starts)
+    monkeypatch.setattr(synth, "SMALL_TAIL", 0.0)
+    assert all(w._small_tail(t) == len(t) for t in ("12", "250", "123456"))
+
+
+def test_digits_written_small_are_smaller_than_the_others(mnist, monkeypatch) -> None:
+    # The ink at the right end of all-digit strings, against the ink at the left end: about as
+    # high when no digit is written small, clearly lower when the last ones are.
+    import formreader.training.string_synth as synth
+
+    def right_over_left(share: float) -> float:
+        monkeypatch.setattr(synth, "SMALL_TAIL", share)
+        w = _writer(mnist, seed=5)
+        ratios = []
+        while len(ratios) < 60:
+            s = w.sample()
+            if not s.text.isdigit() or len(s.text) < 2:
+                continue
+            cols = np.flatnonzero(s.image.max(axis=0) > 0.5)
+            def height(a: int, b: int) -> int:
+                rows = np.flatnonzero(s.image[:, a:b].max(axis=1) > 0.5)
+                return int(rows[-1] - rows[0] + 1) if rows.size else 0
+            ratios.append(height(cols[-1] - 3, cols[-1] + 1) / max(1, height(cols[0], cols[0] + 4)))
+        return float(np.median(ratios))
+
+    small, plain = right_over_left(1.0), right_over_left(0.0)
+    assert small < 0.9 * plain  # measured: 0.79 against 1.0
