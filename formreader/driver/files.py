@@ -66,7 +66,7 @@ def read_page_image(gray: np.ndarray, recognizer: Recognizer, job: ReadJob) -> t
     from formreader.reading.zones import read_named
     from formreader.rules.validate import apply_rules
 
-    layout = choose_layout(gray.shape, job.options.field_mode)
+    layout = choose_layout(gray, job.options.field_mode)
     fields = read_named(gray, recognizer, job.spec, layout=layout, options=job.options)
     if job.spec is not None and job.spec.fields:
         fields = [apply_rules(f, rules) for f, rules in zip(fields, job.spec.fields)]

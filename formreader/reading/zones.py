@@ -225,7 +225,7 @@ def read_named(gray: np.ndarray, recognizer: Recognizer, spec: Pipeline | None,
             raise ValueError("read_named needs a pipeline or scan options")
         options = spec.scan_options()
     if layout is None:
-        layout = choose_layout(gray.shape, options.field_mode)
+        layout = choose_layout(gray, options.field_mode)
     named = spec is not None and bool(spec.fields)
     if layout == "field":  # the image is one field: the pipeline's first (only) field
         rules = spec.fields[0] if named else None  # type: ignore[union-attr]

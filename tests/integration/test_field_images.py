@@ -22,7 +22,7 @@ from formreader.config import load_pipeline
 from formreader.errors import ConfigError
 from formreader.imaging.crop_clean import (clean_field, drop_edge_marks, estimate_slant, flatten, paper_light,
                                            remove_lines, shear_rows)
-from formreader.imaging.layout import choose_layout, looks_like_field
+from formreader.imaging.layout import box_lines, choose_layout, looks_like_field
 from formreader.reading.field_read import _separator, read_field_images
 from formreader.results import ScanOptions
 
@@ -219,8 +219,19 @@ def test_a_small_zero_joined_to_the_digit_before_it_is_read(name, recognizer) ->
 def test_auto_tells_field_images_from_pages(nist_scan) -> None:
     assert looks_like_field((168, 128)) and looks_like_field((150, 900))  # a crop, an amount strip
     assert not looks_like_field((3300, 2560)) and not looks_like_field((413, 921))  # forms, a cheque
-    assert choose_layout((3300, 2560), "field") == "field"
-    assert choose_layout((168, 128), "page") == "page" and choose_layout((168, 128), "boxes") == "page"
+    assert choose_layout(np.full((3300, 2560), 255, np.uint8), "field") == "field"
+    small = np.full((168, 128), 255, np.uint8)
+    assert choose_layout(small, "page") == "page" and choose_layout(small, "boxes") == "page"
+
+
+def test_a_band_of_a_form_is_a_page_and_one_line_of_its_boxes_a_field(nist_scan) -> None:
+    """Cut from the real NIST form: a band with three lines of boxes has the shape of a strip,
+    but a field is never written on more than one line; one line of boxes stays a field."""
+    form = cv2.imread(str(nist_scan), cv2.IMREAD_GRAYSCALE)
+    band, line = form[1100:1595], form[1110:1250]
+    assert looks_like_field(band.shape) and box_lines(band) == 3 and choose_layout(band, "auto") == "page"
+    assert box_lines(line) == 1 and choose_layout(line, "auto") == "field"
+    assert choose_layout(band, "field") == "field"
 
 
 def test_scan_reports_the_layout_it_chose(dev_sample, tmp_path: Path) -> None:
