@@ -11,7 +11,11 @@ one field image per row, as review.html exports them):
    digits the user's fields lack;
 3. the string reader is fine-tuned on the same fields' number strips with their labels,
    mixed one to one with synthetic strings, for the same reason;
-4. both are read on the held-out fields before and after; a bundle that reads them worse than
+   each reader trains for a few passes and at least ``min_steps`` steps, the user's samples
+   redrawn at every step (:func:`formreader.training.augment.mild`, :func:`~formreader.training.augment.jitter_strip`);
+4. the held-out fields choose the margin by which the string reader must be surer for its
+   digits to be a disagreeing field's value (:func:`formreader.reading.judge.choose_pick_margin`);
+5. both are read on the held-out fields before and after; a bundle that reads them worse than
    the models it started from is not written unless asked (``force``).
 
 Deterministic for a seed and the same data. Needs TensorFlow (training); the bundle is read
