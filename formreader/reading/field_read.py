@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from formreader.imaging.clean import as_uint8, components
+from formreader.imaging.clean import components
 from formreader.imaging.crop_clean import WORK_HEIGHT, CleanField, clean_field, estimate_slant, shear_rows, stroke_width
 from formreader.imaging.faint import faint_marks
 from formreader.imaging.geometry import MaskRect
@@ -30,7 +30,7 @@ from formreader.reading.decode import Reading
 from formreader.reading.judge import second_opinion, string_reader_for
 from formreader.reading.page import digit_reasons
 from formreader.reading.schedule import read_lattices
-from formreader.reading.segment import Atom, Candidate, Lattice, segment_field
+from formreader.reading.segment import Atom, Candidate, Lattice, has_hole, segment_field
 from formreader.recognizer.model import Recognizer
 from formreader.results import Digit, Field, ScanOptions
 
@@ -217,18 +217,7 @@ def small_loops(lattice: Lattice, reading: Reading, min_hole: int = 2) -> int:
     """Marks the decoder skipped as too small for a digit that enclose a hole: a separator is
     a solid dot or tick, while a small ring beside the digits is often a 0 written small
     (``4º`` for 40) and must not pass as ``4.``."""
-    count = 0
-    for atom in _skipped(lattice, reading):
-        if atom.mask.size == 0:
-            continue
-        padded = np.pad(as_uint8(atom.mask), 1)
-        contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-        if hierarchy is None:
-            continue
-        holes = [c for c, hrow in zip(contours, hierarchy[0]) if hrow[3] != -1]
-        if any(cv2.contourArea(c) >= min_hole for c in holes):
-            count += 1
-    return count
+    return sum(1 for atom in _skipped(lattice, reading) if has_hole(atom.mask, min_hole))
 
 
 def _faint_beside(cleaned: CleanField, number: NumberMarks) -> int:

@@ -307,13 +307,17 @@ def _small_zeros(atoms: list[Atom], dh: float) -> frozenset[int]:
 
 def is_ring(mask: np.ndarray, hole: float = RING_HOLE) -> bool:
     """Whether a mark encloses a hole at least ``hole`` of its box: a small 0, not a dot."""
+    return has_hole(mask, hole * mask.shape[0] * mask.shape[1])
+
+
+def has_hole(mask: np.ndarray, least: float) -> bool:
+    """Whether a mark (bool, its box) encloses a hole of at least ``least`` pixels."""
     if mask.size == 0:
         return False
     padded = np.pad(mask.astype(np.uint8), 1)
     contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is None:
         return False
-    least = hole * mask.shape[0] * mask.shape[1]
     return any(h[3] != -1 and cv2.contourArea(c) >= least for c, h in zip(contours, hierarchy[0]))
 
 

@@ -30,8 +30,8 @@ ALPHABET = "0123456789.,-/"  # class k + 1 is ALPHABET[k]; class 0 is the CTC bl
 STRIP_DIGIT = 21.0  # digit height on the strip: the middle of what the network was trained on
 # On disagreement the string reader's digits are reported when its weakest digit is surer than
 # the segmenter's by this much (formreader.reading.judge): alone the shipped string reader reads
-# fewer crops right (79% of the development books' numbers against 84%), so it has to be clearly
-# surer to be preferred. A fine-tuned bundle chooses its own on its held-out fields.
+# fewer real numbers right than the segmenter (docs/model.md), so it has to be clearly surer to
+# be preferred. A fine-tuned bundle chooses its own on its held-out fields.
 PICK_MARGIN = 0.2
 STRIP_MARGIN = 0.5  # digit heights of blank kept left and right of the ink
 STRIP_MIN_WIDTH = 4 * STRIDE  # narrowest strip: four output columns

@@ -147,30 +147,30 @@ def cut_samples(rows: list[LabelledField], recognizer: Any) -> Samples:
     return out
 
 
-def score(rows: list[LabelledField], recognizer: Any) -> dict[str, float]:
-    """How the readers do on ``rows``: share read right, share ok, and of those ok, share right."""
+def read_held(rows: list[LabelledField], recognizer: Any) -> list[Any]:
+    """The fields of ``rows`` as ``recognizer`` reads them (field mode, no rules)."""
     from formreader.io.pages import load_gray
     from formreader.reading.field_read import read_field_images
     from formreader.results import ScanOptions
 
-    fields = read_field_images([load_gray(r.image) for r in rows], recognizer, ScanOptions(field_mode="field"))
-    right = [f.value == r.value for f, r in zip(fields, rows)]
+    return read_field_images([load_gray(r.image) for r in rows], recognizer, ScanOptions(field_mode="field"))
+
+
+def score(rows: list[LabelledField], fields: list[Any], values: list[str] | None = None) -> dict[str, float]:
+    """How the readers did on ``rows`` (read as ``fields``; ``values`` in place of theirs):
+    share read right, share ok, and of those ok, share right."""
+    values = [f.value for f in fields] if values is None else values
+    right = [v == r.value for v, r in zip(values, rows)]
     ok = [f.status == "ok" for f in fields]
     n_ok = sum(ok)
     return {"fields": len(rows), "right": round(float(np.mean(right)), 4), "ok": round(n_ok / len(rows), 4),
             "ok_right": round(sum(a and b for a, b in zip(ok, right)) / n_ok, 4) if n_ok else 1.0}
 
 
-def pick_cases(rows: list[LabelledField], recognizer: Any) -> list[tuple[str, float, str, float, str]]:
-    """Each of ``rows`` as both readers read it, for :func:`formreader.reading.judge.choose_pick_margin`:
-    (segmenter's digits, its confidence, string reader's digits, its weakest digit, the truth)."""
-    from formreader.io.pages import load_gray
-    from formreader.reading.field_read import read_field_images
-    from formreader.results import ScanOptions
-
-    keep = copy.copy(recognizer)
-    keep.pick_margin = None  # the segmenter's value kept, the string reader's beside it
-    fields = read_field_images([load_gray(r.image) for r in rows], keep, ScanOptions(field_mode="field"))
+def pick_cases(rows: list[LabelledField], fields: list[Any]) -> list[tuple[str, float, str, float, str]]:
+    """Each of ``rows`` as both readers read it (``fields``, read keeping the segmenter's value),
+    for :func:`formreader.reading.judge.choose_pick_margin`: (segmenter's digits, its
+    confidence, string reader's digits, its weakest digit, the truth)."""
     cases = []
     for f, r in zip(fields, rows):
         text, confs = f.second if f.second is not None else ("", ())
@@ -294,7 +294,7 @@ def train_fields(labels: Path, out: Path, mnist: Any, cfg: FineTuneConfig = Fine
     import tensorflow as tf
 
     from formreader import __version__
-    from formreader.reading.judge import choose_pick_margin
+    from formreader.reading.judge import choose_pick_margin, pick_value
     from formreader.recognizer.bundle import BUNDLE_FORMAT, DIGITS, MANIFEST, STRINGS
     from formreader.recognizer.model import load_model, screen_path, second_path
     from formreader.recognizer.shipped import default_model_path, string_model_path
@@ -317,7 +317,7 @@ def train_fields(labels: Path, out: Path, mnist: Any, cfg: FineTuneConfig = Fine
     samples = cut_samples(train_rows, base)
     log(f"{len(samples.digits)} digit crops from {len(train_rows) - samples.uncut} fields "
         f"({samples.uncut} could not be cut into their label's digits); {len(samples.strips)} strips")
-    before = score(held, base)
+    before = score(held, read_held(held, base))
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
     digits_model = tune_digits(base_digits, samples, mnist, cfg, log)
@@ -342,9 +342,14 @@ def train_fields(labels: Path, out: Path, mnist: Any, cfg: FineTuneConfig = Fine
         "config": asdict(cfg), "held_out_before": before,
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    tuned = copy.copy(load_model(tmp))
-    tuned.pick_margin = manifest["string_pick_margin"] = choose_pick_margin(pick_cases(held, tuned))
-    after = score(held, tuned)
+    # Read once keeping the segmenter's values: the margin is chosen on them, and a field's
+    # value under a margin is pick_value of the same readings (its status does not depend on it).
+    keep = copy.copy(load_model(tmp))
+    keep.pick_margin = None
+    fields = read_held(held, keep)
+    cases = pick_cases(held, fields)
+    margin = manifest["string_pick_margin"] = choose_pick_margin(cases)
+    after = score(held, fields, [pick_value(s, sc, t, tc, margin) for s, sc, t, tc, _ in cases])
     manifest["held_out_after"] = after
     manifest["training_seconds"] = round(time.time() - started, 1)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
