@@ -128,10 +128,14 @@ def select_number(mask: np.ndarray) -> NumberMarks:
     # Pieces of a ruling left by the line finder (a worn column line, the shadow of the page's
     # edge) are slivers: thin (a straight upright line, at most SLIVER_WIDTH pen widths across;
     # a 1 or a 4 leans, and its box is wider) and far taller than the writing, whose height is
-    # measured on the marks that are not thin.
+    # measured on the marks that are not thin and are digit-high beside the tallest of them
+    # (not print, specks or a 5's loose bar; measured beside the tallest mark of all, itself a
+    # sliver, every digit of a small number counted as print and the sliver was read as the
+    # number).
     thin = widths <= SLIVER_WIDTH * stroke_width(mask)
-    stout = heights[(heights >= 0.3 * heights.max()) & ~thin]  # not print or specks either
-    ref = median(stout) if stout.size else median(heights[heights > 0])
+    stout = heights[~thin]
+    stout = stout[stout >= DIGIT_HIGH * stout.max()] if stout.size else stout
+    ref = median(stout) if stout.size and stout.max() > 0 else median(heights[heights > 0])
     sliver = thin & (heights > SLIVER_HEIGHT * ref)
     if sliver.any() and not sliver.all():
         heights = np.where(sliver, 0.0, heights)

@@ -213,6 +213,17 @@ def test_a_small_zero_joined_to_the_digit_before_it_is_read(name, recognizer) ->
     assert f.value == "20"
 
 
+@pytest.mark.parametrize("name,value", [("born_K2732_0091a-FM_row_id_3.Jpg", "37"),
+                                        ("born_K2732_0222a-FK_row_id_1.Jpg", "17")])
+def test_a_ruling_left_beside_a_small_number_is_not_read_as_the_number(name, value, recognizer) -> None:
+    """Real crops whose number is a third as high as a leftover piece of the column ruling
+    beside it: the ruling is a sliver, and the number is read, not the ruling as a 1."""
+    if not parish.PARISH.exists():
+        pytest.skip("no parish crops")
+    gray = cv2.imread(str(parish.PARISH / "images" / name), cv2.IMREAD_GRAYSCALE)
+    assert read_field_images([gray], recognizer, ScanOptions())[0].value == value
+
+
 # --- layout: field or page -------------------------------------------------------------------
 
 
