@@ -17,7 +17,9 @@ mark (:func:`prepare_digit`):
 4. Rulings: the picture turned and sheared so that they run along the axes (:func:`square_rulings`),
    then :func:`~formreader.imaging.crop_clean.remove_lines`, kept only when they cross the
    picture as a ruled paper's lines do (:func:`rulings`). What is left of them (pieces in line
-   with a ruling, marks as thin and pale as the rulings) goes too.
+   with a ruling, marks as thin and pale as the rulings) goes too; when every mark is drawn
+   like the rulings (a black pen in a box printed black: a form's cell cut out), the straight
+   ones go and the bent ones stay (:func:`bent_marks`).
 5. The digit's marks: the mark with the most ink and the marks of its writing near it
    (:func:`digit_marks`); pale marks, specks and marks far from it are left out.
 6. Normalised to 28x28 with its grey levels (:mod:`formreader.imaging.normalize`), once as
@@ -189,6 +191,22 @@ def like_rulings(kept: np.ndarray, lines: np.ndarray, flat: np.ndarray, wider: f
     return kept & ~gone, gone
 
 
+def bent_marks(mask: np.ndarray, stroke: float, straight: float = 1.0) -> np.ndarray:
+    """The marks of ``mask`` that are not straight strokes: their ink spreads more than
+    ``straight`` pen widths (``stroke``) across its own long axis (the spread of a straight
+    stroke of any length and tilt is about 0.3 pen widths)."""
+    n, labels, stats = components(mask)
+    keep = np.zeros(n, bool)
+    for i in range(1, n):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        ys, xs = np.nonzero(labels[y : y + h, x : x + w] == i)
+        if ys.size < 3:
+            continue
+        across = float(np.linalg.eigvalsh(np.cov(np.stack([xs, ys]).astype(np.float64)))[0])
+        keep[i] = np.sqrt(max(across, 0.0)) > straight * stroke
+    return keep[labels]
+
+
 def digit_marks(mask: np.ndarray, flat: np.ndarray, stroke: float, pale: float = 0.5, speck: float = 1.5,
                 share: float = 0.1, near: float = 0.35) -> np.ndarray:
     """The marks of the one digit: the mark with the most ink (darkness summed over its
@@ -270,7 +288,15 @@ def prepare_digit(gray: np.ndarray, *, height: int = WORK_HEIGHT, window: float 
     kept, others = drop_edge_marks(kept)
     if lines.any():
         kept, pieces = ruling_remnants(kept, lines)
-        kept, alike = like_rulings(kept, lines, flat)
+        left, alike = like_rulings(kept, lines, flat)
+        if not left.any():
+            # Every mark drawn like the rulings: a black pen on a box printed as black and as
+            # wide (a form's box cut out by a capture tool), or the rest of the paper's own
+            # lines. The ink cannot tell them apart, the shape can: a piece of a ruling is
+            # straight, a digit (but a plain 1) is not.
+            left = bent_marks(kept, pen)
+            alike = kept & ~left
+        kept = left
         others |= lines | pieces | alike
     mask = digit_marks(kept, flat, pen)
     if not mask.any():

@@ -122,6 +122,16 @@ def test_rulings_are_taken_out_and_the_digit_kept(mnist, recognizer):
     assert read_digit(gray, recognizer).digit == str(mnist.y_test[3])
 
 
+@pytest.mark.parametrize("digit,x0,x1", [("6", 1407, 1470), ("2", 1482, 1542), ("3", 1582, 1648)])
+def test_a_digit_in_a_box_printed_like_the_pen_is_read(digit, x0, x1, nist_scan, recognizer):
+    """Cells cut from a box of the real NIST form, its top and bottom lines across the crop:
+    the scan is black and white, so the pen is as black and as wide as the printed box, and
+    only the digit's shape tells it from the pieces of the box."""
+    page = cv2.imread(str(nist_scan), cv2.IMREAD_GRAYSCALE)
+    r = read_digit(page[1124:1238, x0:x1], recognizer)
+    assert r.digit == digit, r
+
+
 def test_a_stroke_touching_the_edge_is_not_a_ruling(recognizer):
     """A 7 cropped tight, its bar running into the picture's left edge and its stem into the
     bottom, keeps both: a line that does not cross the picture is no ruled paper."""
