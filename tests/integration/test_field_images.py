@@ -28,13 +28,13 @@ from formreader.results import ScanOptions
 
 # Every 12th crop of the development books: 401 crops of 9 books, read in a few seconds.
 SAMPLE_STEP = 12
-# Measured on that sample: 341 of 401 right (85.0%), 281 ok of which 272 right (96.8%; 309 ok
+# Measured on that sample: 345 of 401 right (86.0%), 291 ok of which 284 right (97.6%; 309 ok
 # and 96.1% with the segmenter alone). The floors sit ~2% below, so a change that loses more,
 # or lets more wrong fields through, fails.
-MIN_ACCURACY = 0.83
-MIN_OK_PRECISION = 0.95
+MIN_ACCURACY = 0.84
+MIN_OK_PRECISION = 0.96
 # Crops whose label is not a number (NB, 4a, -): the share that may still come out ok. Measured:
-# 3 of 98 (12 with the segmenter alone). The aim is 0.
+# 4 of 98, all an NB read as 13 or 113 by both readers (12 with the segmenter alone). The aim is 0.
 MAX_NON_NUMBERS_OK = 0.05
 
 
