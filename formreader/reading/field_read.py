@@ -129,9 +129,8 @@ def select_number(mask: np.ndarray) -> NumberMarks:
     # edge) are slivers: thin (a straight upright line, at most SLIVER_WIDTH pen widths across;
     # a 1 or a 4 leans, and its box is wider) and far taller than the writing, whose height is
     # measured on the marks that are not thin and are digit-high beside the tallest of them
-    # (not print, specks or a 5's loose bar; measured beside the tallest mark of all, itself a
-    # sliver, every digit of a small number counted as print and the sliver was read as the
-    # number).
+    # (not print, specks or a 5's loose bar). Measured beside the tallest mark of all, a long
+    # sliver would make every digit of a small number count as print, and itself the number.
     thin = widths <= SLIVER_WIDTH * stroke_width(mask)
     stout = heights[~thin]
     stout = stout[stout >= DIGIT_HIGH * stout.max()] if stout.size else stout
