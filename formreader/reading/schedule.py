@@ -50,7 +50,8 @@ def _doubtful_atoms(lattice: Lattice, reading: Reading) -> set[int]:
 
 def read_lattices(lattices: list[Lattice | None], recognizer: "Recognizer",
                   give_up: Callable[[Reading], bool] | None = None,
-                  lengths: Sequence[Callable[[int], bool] | None] | None = None) -> list[Reading | None]:
+                  lengths: Sequence[Callable[[int], bool] | None] | None = None,
+                  look_again_below: float = LOOK_AGAIN_BELOW) -> list[Reading | None]:
     """Decode many fields (e.g. all of a page), classifying as few candidates as need be.
 
     Most handwritten digits are separate and clear: one blob of ink, one digit. So first every
@@ -66,9 +67,11 @@ def read_lattices(lattices: list[Lattice | None], recognizer: "Recognizer",
     ``lengths``: per field, the digit counts its rules accept (None: any). A free field read
     with another count has every candidate classified and is read again, constrained to those
     counts (:func:`decode_counted`); the reading says it was (``fitted_from``).
+
+    ``look_again_below``: digits read below it have the second look (:func:`look_again`).
     """
     if any(lat is not None and lat.free is not None for lat in lattices):
-        return _read_combs_both_ways(lattices, recognizer, give_up, lengths)
+        return _read_combs_both_ways(lattices, recognizer, give_up, lengths, look_again_below)
     first: list[list[int]] = []
     for lat in lattices:
         if lat is None:
@@ -106,12 +109,13 @@ def read_lattices(lattices: list[Lattice | None], recognizer: "Recognizer",
             out[i] = decode(_sub(lat, seen), pr[seen])
     if lengths is not None:
         _fit_lengths(lattices, out, [sorted(a + b) for a, b in zip(first, more)], probs, recognizer, lengths)
-    look_again([r for r in out if r is not None and (give_up is None or not give_up(r))], recognizer)
+    look_again([r for r in out if r is not None and (give_up is None or not give_up(r))], recognizer,
+               look_again_below)
     return out
 
 
-def look_again(readings: Sequence[Reading], recognizer: "Recognizer") -> None:
-    """Every digit read below LOOK_AGAIN_BELOW takes the value and confidence of a second look
+def look_again(readings: Sequence[Reading], recognizer: "Recognizer", below: float = LOOK_AGAIN_BELOW) -> None:
+    """Every digit read below ``below`` takes the value and confidence of a second look
     at its crop (:meth:`formreader.recognizer.model.Recognizer.look_again`), all the page's in one call.
 
     Where the digits are stays as decoded: the second look weighs what a doubtful digit is
@@ -119,7 +123,7 @@ def look_again(readings: Sequence[Reading], recognizer: "Recognizer") -> None:
     where looking again at every doubtful cut and merge would cost dozens. (read_lattices
     leaves out the fields its ``give_up`` accepts as they are: words, not numbers.)
     """
-    doubtful = [d for r in readings for d in r.digits if d.confidence < LOOK_AGAIN_BELOW and d.crop is not None]
+    doubtful = [d for r in readings for d in r.digits if d.confidence < below and d.crop is not None]
     if not doubtful:
         return
     probs = recognizer.look_again(np.stack([d.crop for d in doubtful]))
@@ -156,7 +160,8 @@ def _fit_lengths(lattices: list[Lattice | None], out: list[Reading | None], seen
 
 def _read_combs_both_ways(lattices: list[Lattice | None], recognizer: "Recognizer",
                           give_up: Callable[[Reading], bool] | None,
-                          lengths: Sequence[Callable[[int], bool] | None] | None = None) -> list[Reading | None]:
+                          lengths: Sequence[Callable[[int], bool] | None] | None = None,
+                          look_again_below: float = LOOK_AGAIN_BELOW) -> list[Reading | None]:
     """:func:`read_lattices` for fields where a stray comb also has a free reading: both are
     decoded (in the same model calls) and the one with as many digits as the comb has cells
     wins; if both or neither do, the one nearer that count, the comb's on a tie."""
@@ -165,7 +170,7 @@ def _read_combs_both_ways(lattices: list[Lattice | None], recognizer: "Recognize
     combs = [Lattice(lat.atoms, lat.candidates, lat.digit_height, lat.forced) if lat is not None else None
              for lat in lattices]
     both = None if lengths is None else list(lengths) + [lengths[i] for i in strays]
-    readings = read_lattices(combs + frees, recognizer, give_up, both)
+    readings = read_lattices(combs + frees, recognizer, give_up, both, look_again_below)
     out = readings[: len(lattices)]
     for i, free in zip(strays, readings[len(lattices):]):
         cells = lattices[i].cells  # type: ignore[union-attr]
