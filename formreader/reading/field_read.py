@@ -60,6 +60,12 @@ FLAT = 2.5
 # A ruling's sliver: this many times as tall as the writing, at most SLIVER_WIDTH pen widths wide.
 SLIVER_HEIGHT = 1.5
 SLIVER_WIDTH = 2.5
+# A 1 beside a digit, however tall its up-stroke, stands on that digit's foot line (within
+# ONE_FOOT digit heights) and is at most ONE_HEIGHT digit heights high.
+ONE_HEIGHT = 2.5
+ONE_FOOT = 0.5
+# A mark lower than this many pen widths is a dot or a speck, never a digit's height.
+DOT_PENS = 2.0
 
 
 @dataclass
@@ -114,6 +120,49 @@ def _cluster(stats: np.ndarray, line: list[int], dh: float, centre: float) -> tu
     return best, len(line) - len(best)
 
 
+def _written_like_a_one(stats: np.ndarray, digits: np.ndarray, ref: float) -> np.ndarray:
+    """Per mark (component ``k + 1``): whether it stands on the foot line of one of ``digits``
+    (a mask over the marks) within GROUP_GAP of it, and is at most ONE_HEIGHT times ``ref``
+    (the writing's height) high, as a 1 written with a long up-stroke does."""
+    out = np.zeros(len(digits), bool)
+    idx = np.flatnonzero(digits) + 1
+    if not idx.size:
+        return out
+    for k in range(len(digits)):
+        x, y, w, h = (float(v) for v in stats[k + 1, :4])
+        if h > ONE_HEIGHT * ref:
+            continue
+        foot = y + h
+        for j in idx:
+            jx, jy, jw, jh = (float(v) for v in stats[j, :4])
+            near = max(jx - (x + w), x - (jx + jw)) <= GROUP_GAP * ref
+            if near and abs(jy + jh - foot) <= ONE_FOOT * ref:
+                out[k] = True
+                break
+    return out
+
+
+def _slivers(stats: np.ndarray, heights: np.ndarray, widths: np.ndarray, pen: float) -> np.ndarray:
+    """Per mark, whether it is a sliver: a piece of a ruling left by the line finder (a worn
+    column line, the shadow of the page's edge), thin (a straight upright line, at most SLIVER_WIDTH pen widths across; a
+    1 or a 4 leans, and its box is wider) and far taller than the writing, whose height is
+    measured on the marks that are not thin and are digit-high beside the tallest of them (not
+    print, specks or a 5's loose bar). Measured beside the tallest mark of all, a long sliver
+    would make every digit of a small number count as print, and itself the number. A full stop
+    or a speck (under DOT_PENS pen widths high) never measures the writing: beside it, the 1 of
+    "1." would be a sliver. A thin mark standing on the foot line of a digit next to it, at most
+    ONE_HEIGHT times its height, is a 1 written with a long up-stroke."""
+    thin = widths <= SLIVER_WIDTH * pen
+    sized = heights >= DOT_PENS * pen
+    stout = heights[~thin & sized]
+    stout = stout[stout >= DIGIT_HIGH * stout.max()] if stout.size else stout
+    ref = median(stout) if stout.size else median(heights[sized]) if sized.any() else median(heights[heights > 0])
+    sliver = thin & (heights > SLIVER_HEIGHT * ref)
+    if sliver.any():
+        sliver &= ~_written_like_a_one(stats, sized & ~sliver & (heights >= DIGIT_HIGH * ref), ref)
+    return sliver
+
+
 def select_number(mask: np.ndarray) -> NumberMarks:
     """The marks that make up the crop's number: the line of digit-high writing with the most
     ink (a crossed-out number above it, the print of the form below it are other lines), its
@@ -132,17 +181,7 @@ def select_number(mask: np.ndarray) -> NumberMarks:
     heights = np.where(widths >= FLAT * heights, 0.0, heights)
     if not heights.any():
         return NumberMarks(np.zeros_like(mask), 0.0, dashes=_dashes(stats))
-    # Pieces of a ruling left by the line finder (a worn column line, the shadow of the page's
-    # edge) are slivers: thin (a straight upright line, at most SLIVER_WIDTH pen widths across;
-    # a 1 or a 4 leans, and its box is wider) and far taller than the writing, whose height is
-    # measured on the marks that are not thin and are digit-high beside the tallest of them
-    # (not print, specks or a 5's loose bar). Measured beside the tallest mark of all, a long
-    # sliver would make every digit of a small number count as print, and itself the number.
-    thin = widths <= SLIVER_WIDTH * stroke_width(mask)
-    stout = heights[~thin]
-    stout = stout[stout >= DIGIT_HIGH * stout.max()] if stout.size else stout
-    ref = median(stout) if stout.size and stout.max() > 0 else median(heights[heights > 0])
-    sliver = thin & (heights > SLIVER_HEIGHT * ref)
+    sliver = _slivers(stats, heights, widths, stroke_width(mask))
     if sliver.any() and not sliver.all():
         heights = np.where(sliver, 0.0, heights)
     big = heights >= DIGIT_HIGH * float(heights.max())

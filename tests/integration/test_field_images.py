@@ -224,6 +224,19 @@ def test_a_ruling_left_beside_a_small_number_is_not_read_as_the_number(name, val
     assert read_field_images([gray], recognizer, ScanOptions())[0].value == value
 
 
+@pytest.mark.parametrize("name,value", [("born_K2740_0058a-FM_row_id_2.Jpg", "1"),
+                                        ("born_K2740_0064a-FM_row_id_5.Jpg", "10"),
+                                        ("born_K2740_0225a-FK_row_id_4.Jpg", "15")])
+def test_a_tall_upright_one_is_a_digit_not_a_ruling(name, value, recognizer) -> None:
+    """Real crops of "1.", "10." and "15." whose 1 is a straight upright stroke twice as tall
+    as the 0 or the 5 beside it, or beside nothing but a full stop: the 1 is read, not
+    dropped as a piece of a ruling."""
+    if not parish.PARISH.exists():
+        pytest.skip("no parish crops")
+    gray = cv2.imread(str(parish.PARISH / "images" / name), cv2.IMREAD_GRAYSCALE)
+    assert read_field_images([gray], recognizer, ScanOptions())[0].value == value
+
+
 @pytest.mark.parametrize("name,label", [("born_K2730_0080a-FM_row_id_3.Jpg", "21"),
                                         ("born_K2731_0165a-FK_row_id_4.Jpg", "35"),
                                         ("born_K2731_0176a-FK_row_id_2.Jpg", "21")])
