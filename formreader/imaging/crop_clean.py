@@ -29,6 +29,9 @@ WORK_HEIGHT = 160
 MAX_WORK_WIDTH = 1600
 # A crop whose grey levels span less than this holds no writing (an empty or all-black crop).
 MIN_CONTRAST = 24
+# A vertical run at least this share of the crop's height that turns into a horizontal ruling
+# at both ends is a box's side, wherever it lies (remove_lines).
+BOX_SIDE = 0.2
 
 
 @dataclass(frozen=True)
@@ -229,7 +232,12 @@ def remove_lines(mask: np.ndarray, h_length: float = 0.5, v_length: float = 0.45
     horiz = _lines(mask, (max(3, int(h_length * w)),), True, gh)[0] if w >= 8 else np.zeros_like(mask)
     if h >= 8:
         # A vertical run shorter than 75% of the height is a ruling only at the crop's sides.
-        vert, tall = _lines(mask, (max(3, int(v_length * h)), max(3, int(0.75 * h))), False, gv)
+        lengths = (max(3, int(v_length * h)), max(3, int(0.75 * h)))
+        if horiz.any():  # a box's sides may be short beside the crop, but it has a top and bottom
+            vert, tall, short = _lines(mask, lengths + (max(3, int(BOX_SIDE * h)),), False, gv)
+            tall |= _box_sides(short, horiz)
+        else:
+            vert, tall = _lines(mask, lengths, False, gv)
         vert = (vert & _edge_band(w, 0.2)[None, :]) | tall
     else:
         vert = np.zeros_like(mask)
@@ -246,7 +254,57 @@ def remove_lines(mask: np.ndarray, h_length: float = 0.5, v_length: float = 0.45
     kept = (horiz & (v_close > 0)) | (vert & (h_close > 0))
     kept &= _crossing(rest, horiz, vert)
     out = rest | (kept & mask)
+    out &= ~_fringes(out, mask & ~out, sw)
     return out, mask & ~out
+
+
+def _fringes(rest: np.ndarray, removed: np.ndarray, stroke: float, thin: float = 0.4) -> np.ndarray:
+    """The marks of ``rest`` that are the frayed edge of a removed ruling: no more than
+    ``thin`` pen widths across (rulings run along the rows or the columns, and so do their
+    edges) and lying along the ruling (most of their ink within two pixels of it). Why: a
+    ruling is removed with one pixel either side; the grey fringe a scanner leaves beyond that
+    is a hairline as long as the ruling's stretch beside the writing, and the segmenter would
+    read it as a 1 (a box cut out of a form with its side line)."""
+    out = np.zeros_like(rest)
+    if not removed.any() or not rest.any():
+        return out
+    n, labels, stats = components(rest)
+    across = np.minimum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    hair = np.flatnonzero(across[1:] <= max(1.0, thin * stroke)) + 1
+    if not hair.size:
+        return out
+    near = cv2.dilate(as_uint8(removed), np.ones((5, 5), np.uint8)) > 0
+    for i in hair:
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        box = labels[y : y + h, x : x + w] == i
+        if near[y : y + h, x : x + w][box].mean() >= 0.8:
+            out[y : y + h, x : x + w] |= box
+    return out
+
+
+def _box_sides(vert: np.ndarray, horiz: np.ndarray) -> np.ndarray:
+    """The vertical runs of ``vert`` that turn into a horizontal ruling at both ends, as a
+    box's sides do at its corners, wherever the box lies in the crop (a capture tool's crop
+    with a wide margin holds the whole box). A ruling that goes on past the run on both sides
+    is crossed, not turned into: a 1 written across squared paper, or from the top of its box
+    to the bottom, stays."""
+    out = np.zeros_like(vert)
+    if not vert.any() or not horiz.any():
+        return out
+    n, labels, stats = components(vert)
+    for i in range(1, n):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        if _corner(horiz, y, x, x + w) and _corner(horiz, y + h - 1, x, x + w):
+            out |= labels == i
+    return out
+
+
+def _corner(horiz: np.ndarray, row: int, x0: int, x1: int, reach: int = 6) -> bool:
+    """Whether a horizontal ruling near ``row`` runs off to one side only of columns x0..x1."""
+    band = horiz[max(0, row - 2) : row + 3]
+    left = band[:, max(0, x0 - reach) : max(0, x0 - 2)].any()
+    right = band[:, x1 + 2 : x1 + reach].any()
+    return bool(left) != bool(right)
 
 
 def _thickness(lines: np.ndarray) -> int:
