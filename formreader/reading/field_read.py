@@ -178,7 +178,8 @@ def select_number(mask: np.ndarray) -> NumberMarks:
     widths = stats[1:, cv2.CC_STAT_WIDTH].astype(float)
     # Flat marks (dashes, strokes through a field, what is left of an underline) are never a
     # digit's height: a field of dashes alone has no number (its text keeps the dash).
-    heights = np.where(widths >= FLAT * heights, 0.0, heights)
+    flat = widths >= FLAT * heights
+    heights = np.where(flat, 0.0, heights)
     if not heights.any():
         return NumberMarks(np.zeros_like(mask), 0.0, dashes=_dashes(stats))
     sliver = _slivers(stats, heights, widths, stroke_width(mask))
@@ -210,11 +211,19 @@ def select_number(mask: np.ndarray) -> NumberMarks:
         small = not sliver[i - 1] and ch < DIGIT_HIGH * dh and cw <= 1.5 * dh  # no ruling, no line
         if small and x >= x0 and x + cw <= x1 and y0 - 0.3 * dh <= cy <= y1 + 0.3 * dh:
             keep[i] = True
+    # A line as high as writing where it passes the number: a digit stuck to a ruling the
+    # cleaning left (a box's side or bottom on a skewed crop) is in it, and the digits read
+    # without it may be one short.
+    stuck = sum(1 for i in np.flatnonzero(flat) + 1
+                if stats[i, 3] >= DIGIT_HIGH * dh and stats[i, 1] < y1 and stats[i, 1] + stats[i, 3] > y0
+                and stats[i, 0] < x1 and stats[i, 0] + stats[i, 2] > x0)
     notes = []
     if others:
         notes.append(f"{others} other line(s) of writing in the image")
     if apart:
         notes.append(f"{apart} mark(s) apart from the number")
+    if stuck:
+        notes.append(f"{stuck} line(s) with writing stuck to them")
     return NumberMarks(keep.take(labels.astype(np.intp)), float(dh), notes)
 
 
