@@ -15,7 +15,7 @@ mark (:func:`prepare_digit`):
    that a shadow's edge leaves no dark band.
 3. Ink by the paper's own noise (:func:`~formreader.imaging.crop_clean.ink_mask`).
 4. Rulings: the picture turned and sheared so that they run along the axes (:func:`square_rulings`),
-   then :func:`~formreader.imaging.crop_clean.remove_lines`, kept only when they cross the
+   then :func:`~formreader.imaging.crop_rulings.remove_lines`, kept only when they cross the
    picture as a ruled paper's lines do (:func:`rulings`). What is left of them (pieces in line
    with a ruling, marks as thin and pale as the rulings) goes too; when every mark is drawn
    like the rulings (a black pen in a box printed black: a form's cell cut out), the straight
@@ -37,8 +37,9 @@ import cv2
 import numpy as np
 
 from formreader.imaging.clean import as_uint8, components
-from formreader.imaging.crop_clean import (MIN_CONTRAST, drop_edge_marks, estimate_slant, flatten, ink_mask,
-                                           remove_lines, shear_rows, stroke_width, work_size)
+from formreader.imaging.crop_clean import (MIN_CONTRAST, drop_edge_marks, estimate_slant, flatten, ink_mask, shear_rows,
+                                           work_size)
+from formreader.imaging.crop_rulings import remove_lines, stroke_width
 from formreader.imaging.deskew import estimate_skew
 from formreader.imaging.normalize import SIZE, field_darkness, shade, to_mnist
 
@@ -95,7 +96,7 @@ def ink_is_dark(gray: np.ndarray, window: float = 0.25, noise_sigmas: float = 3.
 def square_rulings(flat: np.ndarray, ink: np.ndarray, max_tilt: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
     """The picture turned so that its horizontal rulings are level, then sheared so that its
     vertical ones stand upright (each up to ``max_tilt`` degrees): a photo is rarely square to
-    the paper, and :func:`~formreader.imaging.crop_clean.remove_lines` finds straight runs along
+    the paper, and :func:`~formreader.imaging.crop_rulings.remove_lines` finds straight runs along
     the axes only. The angles are the ones at which the rows (then the columns) of ink are
     sharpest (:func:`~formreader.imaging.deskew.estimate_skew`)."""
     h, w = ink.shape
@@ -123,7 +124,7 @@ def rulings(ink: np.ndarray, stroke: float, pad: float = 0.25, h_length: float =
             several: float = 0.4) -> tuple[np.ndarray, np.ndarray]:
     """The ink without the paper's rulings, and the rulings.
 
-    Candidates are :func:`~formreader.imaging.crop_clean.remove_lines`'s, on the mask with its
+    Candidates are :func:`~formreader.imaging.crop_rulings.remove_lines`'s, on the mask with its
     edges carried ``pad`` of its size outwards (a ruling runs on past the picture; the shares
     ``h_length``, ``v_length`` and ``gap`` are of that larger mask). A ruled paper's lines cross
     the whole picture, and come several to a page; a digit's stroke does neither. So the
@@ -135,7 +136,7 @@ def rulings(ink: np.ndarray, stroke: float, pad: float = 0.25, h_length: float =
     h, w = ink.shape
     py, px = int(pad * h), int(pad * w)
     big = cv2.copyMakeBorder(as_uint8(ink), py, py, px, px, cv2.BORDER_REPLICATE).astype(bool)
-    kept, lines = remove_lines(big, h_length=h_length, v_length=v_length, stroke=stroke, gap=gap)
+    kept, lines = remove_lines(big, h_length=h_length, v_length=v_length, stroke=stroke, gap=gap, turned=False)
     kept, lines = kept[py : py + h, px : px + w], lines[py : py + h, px : px + w]
     if not lines.any():
         return kept, lines

@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 
 from formreader.imaging.clean import components
-from formreader.imaging.crop_clean import WORK_HEIGHT, CleanField, clean_field, estimate_slant, shear_rows, stroke_width
+from formreader.imaging.crop_clean import WORK_HEIGHT, CleanField, clean_field, estimate_slant, shear_rows
+from formreader.imaging.crop_rulings import stroke_width
 from formreader.imaging.faint import faint_marks
 from formreader.imaging.geometry import MaskRect
 from formreader.imaging.normalize import field_darkness
