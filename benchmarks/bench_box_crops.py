@@ -3,7 +3,7 @@
 The 28 boxes of the real NIST form f0000 (found by reading the page; what is written in them
 is ``tests/integration/test_nist_scan.TRUTH``) are cut out of the page with a margin of 0 to
 60 px around each box (at 60 the neighbouring boxes' corners and the printed prompts come
-along), then from the page turned by a fraction of a degree with seeded random margins of -4
+along), then from the page turned by 0.5 to 3.5 degrees with seeded random margins of -4
 to 40 px per side. Each crop is read with ``--mode field``. Prints, per condition: fields read
 right, marked ok, and wrong but ok.
 
@@ -56,7 +56,7 @@ def main() -> None:
         crops = [page[max(0, y - margin): y + h + margin, max(0, x - margin): x + w + margin] for x, y, w, h in boxes]
         report(f"margin {margin} px", read_field_images(crops, rec, options), TRUTH)
     rng = np.random.default_rng(args.seed)
-    for angle in (0.5, -0.8, 1.0):
+    for angle in (0.5, -0.8, 1.0, 1.5, -2.5, 3.5):
         centre = (page.shape[1] / 2.0, page.shape[0] / 2.0)
         turn = cv2.getRotationMatrix2D(centre, angle, 1.0)
         turned = cv2.warpAffine(page, turn, page.shape[::-1], flags=cv2.INTER_LINEAR, borderValue=255)
