@@ -67,8 +67,8 @@ def remove_lines(mask: np.ndarray, h_length: float = 0.5, v_length: float = 0.45
         # ink so it lies straight, take the rulings out there, and turn what went back.
         turn = cv2.getRotationMatrix2D((mask.shape[1] / 2.0, mask.shape[0] / 2.0), float(np.degrees(np.arctan(slope))), 1.0)
         size = (mask.shape[1], mask.shape[0])
-        turned = cv2.warpAffine(as_uint8(mask), turn, size, flags=cv2.INTER_NEAREST) > 0
-        gone = turned & ~_remove_straight(turned, h_length, v_length, sw, gap)
+        straight = np.asarray(cv2.warpAffine(as_uint8(mask), turn, size, flags=cv2.INTER_NEAREST)) > 0
+        gone = straight & ~_remove_straight(straight, h_length, v_length, sw, gap)
         back = cv2.warpAffine(as_uint8(gone), cv2.invertAffineTransform(turn), size, flags=cv2.INTER_NEAREST)
         out &= ~(cv2.dilate(back, np.ones((3, 3), np.uint8)) > 0)
     out &= ~_fringes(out, mask & ~out, sw)
@@ -113,7 +113,7 @@ def _turned_ruling(mask: np.ndarray, h_length: float, gap: float,
     ``most`` (0.3 to 6 degrees): a ruling the straight runs missed. None when there is none."""
     h, w = mask.shape
     length = max(8, int(h_length * w))
-    if _longest_run(mask.any(axis=0)) < length:  # no ink spans a ruling's length: most crops
+    if _longest_run(np.asarray(mask.any(axis=0))) < length:  # no ink spans a ruling's length: most crops
         return None
     n, labels, stats = components(mask)
     wide = np.flatnonzero(stats[1:, cv2.CC_STAT_WIDTH] >= length) + 1

@@ -2,7 +2,8 @@
 whether a person should look.
 
 The crop is cleaned (:mod:`formreader.imaging.crop_clean`), the marks of the number are picked out
-(:func:`select_number`: the main line of writing, not print or a second line above it), and
+(:func:`~formreader.reading.field_number.select_number`: the main line of writing, not print or a
+second line above it), and
 the digits are read by the page scanner's own segmenter and recognizer
 (:mod:`formreader.reading.segment`). What the decoder skipped is kept as written: a dot or comma
 between digits, a trailing dash (:func:`written_text`), so ``value`` holds the digits and
@@ -15,12 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
-from formreader.imaging.clean import components
 from formreader.imaging.crop_clean import WORK_HEIGHT, CleanField, clean_field, estimate_slant, shear_rows
 from formreader.imaging.crop_rulings import stroke_width
 from formreader.imaging.faint import faint_marks
@@ -28,6 +26,7 @@ from formreader.imaging.geometry import MaskRect
 from formreader.imaging.normalize import field_darkness
 from formreader.imaging.stats import median
 from formreader.reading.decode import Reading
+from formreader.reading.field_number import DIGIT_HIGH, NumberMarks, select_number
 from formreader.reading.judge import second_opinion, string_reader_for
 from formreader.reading.page import digit_reasons
 from formreader.reading.schedule import read_lattices
@@ -50,184 +49,6 @@ FIELD_LOOK_AGAIN_BELOW = 0.99
 MAX_ENLARGE = 3.0
 MIN_SHEAR = 0.05  # a slant below this (~3 degrees) is left alone
 ROI_PAD = 1.0  # digit heights of crop kept around the number when it is cleaned again
-# Marks at least this share of the tallest mark are digit-high (the rest: dots, dashes, specks).
-DIGIT_HIGH = 0.5
-# Two marks are on one line of writing when their vertical centres are within this many digit
-# heights; a mark further than GROUP_GAP digit heights from the number's marks is not part of it.
-SAME_LINE = 0.6
-GROUP_GAP = 1.5
-# A mark at least this many times as wide as it is high is flat: a dash or a line, not a digit.
-FLAT = 2.5
-# A ruling's sliver: this many times as tall as the writing, at most SLIVER_WIDTH pen widths wide.
-SLIVER_HEIGHT = 1.5
-SLIVER_WIDTH = 2.5
-# A 1 beside a digit, however tall its up-stroke, stands on that digit's foot line (within
-# ONE_FOOT digit heights) and is at most ONE_HEIGHT digit heights high.
-ONE_HEIGHT = 2.5
-ONE_FOOT = 0.5
-# A mark lower than this many pen widths is a dot or a speck, never a digit's height.
-DOT_PENS = 2.0
-
-
-@dataclass
-class NumberMarks:
-    """The ink of a field's number and what else the crop holds."""
-
-    mask: np.ndarray  # bool, the number's marks only (crop size)
-    digit_height: float
-    notes: list[str] = field(default_factory=list)  # other lines, marks apart: review reasons
-    dashes: str = ""  # what a field without digit-high marks holds: "-" per flat mark, left to right
-
-
-def _dashes(stats: np.ndarray) -> str:
-    """A ``-`` for each flat mark of a field that holds nothing else."""
-    return "-" * max(0, stats.shape[0] - 1)
-
-
-def _lines_of(stats: np.ndarray, big: np.ndarray, dh: float) -> list[list[int]]:
-    """Digit-high marks (component indices) grouped into lines by their vertical centres."""
-    order = sorted(np.flatnonzero(big) + 1, key=lambda i: stats[i, 1] + stats[i, 3] / 2.0)
-    lines: list[list[int]] = []
-    for i in order:
-        cy = stats[i, 1] + stats[i, 3] / 2.0
-        for line in lines:
-            ly = float(np.mean([stats[j, 1] + stats[j, 3] / 2.0 for j in line]))
-            if abs(cy - ly) < SAME_LINE * dh:
-                line.append(int(i))
-                break
-        else:
-            lines.append([int(i)])
-    return lines
-
-
-def _cluster(stats: np.ndarray, line: list[int], dh: float, centre: float) -> tuple[list[int], int]:
-    """The marks of a line that form one number (gaps below GROUP_GAP digit heights), the group
-    with the most ink, nearest ``centre`` on a tie; and how many digit-high marks were left."""
-    line = sorted(line, key=lambda i: stats[i, 0])
-    groups: list[list[int]] = [[line[0]]]
-    for i in line[1:]:
-        right = max(stats[j, 0] + stats[j, 2] for j in groups[-1])
-        if stats[i, 0] - right > GROUP_GAP * dh:
-            groups.append([i])
-        else:
-            groups[-1].append(i)
-
-    def key(g: list[int]) -> tuple[float, float]:
-        x0 = min(stats[j, 0] for j in g)
-        x1 = max(stats[j, 0] + stats[j, 2] for j in g)
-        return (float(sum(stats[j, cv2.CC_STAT_AREA] for j in g)), -abs((x0 + x1) / 2.0 - centre))
-
-    best = max(groups, key=key)
-    return best, len(line) - len(best)
-
-
-def _written_like_a_one(stats: np.ndarray, digits: np.ndarray, ref: float) -> np.ndarray:
-    """Per mark (component ``k + 1``): whether it stands on the foot line of one of ``digits``
-    (a mask over the marks) within GROUP_GAP of it, and is at most ONE_HEIGHT times ``ref``
-    (the writing's height) high, as a 1 written with a long up-stroke does."""
-    out = np.zeros(len(digits), bool)
-    idx = np.flatnonzero(digits) + 1
-    if not idx.size:
-        return out
-    for k in range(len(digits)):
-        x, y, w, h = (float(v) for v in stats[k + 1, :4])
-        if h > ONE_HEIGHT * ref:
-            continue
-        foot = y + h
-        for j in idx:
-            jx, jy, jw, jh = (float(v) for v in stats[j, :4])
-            near = max(jx - (x + w), x - (jx + jw)) <= GROUP_GAP * ref
-            if near and abs(jy + jh - foot) <= ONE_FOOT * ref:
-                out[k] = True
-                break
-    return out
-
-
-def _slivers(stats: np.ndarray, heights: np.ndarray, widths: np.ndarray, pen: float) -> np.ndarray:
-    """Per mark, whether it is a sliver: a piece of a ruling left by the line finder (a worn
-    column line, the shadow of the page's edge), thin (a straight upright line, at most SLIVER_WIDTH pen widths across; a
-    1 or a 4 leans, and its box is wider) and far taller than the writing, whose height is
-    measured on the marks that are not thin and are digit-high beside the tallest of them (not
-    print, specks or a 5's loose bar). Measured beside the tallest mark of all, a long sliver
-    would make every digit of a small number count as print, and itself the number. A full stop
-    or a speck (under DOT_PENS pen widths high) never measures the writing: beside it, the 1 of
-    "1." would be a sliver. A thin mark standing on the foot line of a digit next to it, at most
-    ONE_HEIGHT times its height, is a 1 written with a long up-stroke."""
-    thin = widths <= SLIVER_WIDTH * pen
-    sized = heights >= DOT_PENS * pen
-    stout = heights[~thin & sized]
-    stout = stout[stout >= DIGIT_HIGH * stout.max()] if stout.size else stout
-    ref = median(stout) if stout.size else median(heights[sized]) if sized.any() else median(heights[heights > 0])
-    sliver = thin & (heights > SLIVER_HEIGHT * ref)
-    if sliver.any():
-        sliver &= ~_written_like_a_one(stats, sized & ~sliver & (heights >= DIGIT_HIGH * ref), ref)
-    return sliver
-
-
-def select_number(mask: np.ndarray) -> NumberMarks:
-    """The marks that make up the crop's number: the line of digit-high writing with the most
-    ink (a crossed-out number above it, the print of the form below it are other lines), its
-    marks within GROUP_GAP digit heights of each other, and the small marks (dots, commas,
-    dashes) that sit on that line between or just after them."""
-    w = mask.shape[1]
-    if not mask.any():
-        return NumberMarks(np.zeros_like(mask), 0.0)
-    n, labels, stats = components(mask)
-    if n <= 1:
-        return NumberMarks(np.zeros_like(mask), 0.0)
-    heights = stats[1:, cv2.CC_STAT_HEIGHT].astype(float)
-    widths = stats[1:, cv2.CC_STAT_WIDTH].astype(float)
-    # Flat marks (dashes, strokes through a field, what is left of an underline) are never a
-    # digit's height: a field of dashes alone has no number (its text keeps the dash).
-    flat = widths >= FLAT * heights
-    heights = np.where(flat, 0.0, heights)
-    if not heights.any():
-        return NumberMarks(np.zeros_like(mask), 0.0, dashes=_dashes(stats))
-    sliver = _slivers(stats, heights, widths, stroke_width(mask))
-    if sliver.any() and not sliver.all():
-        heights = np.where(sliver, 0.0, heights)
-    big = heights >= DIGIT_HIGH * float(heights.max())
-    dh = median(heights[big])
-    lines = _lines_of(stats, big, dh)
-
-    def ink(line: list[int]) -> float:
-        return float(sum(stats[i, cv2.CC_STAT_AREA] * stats[i, cv2.CC_STAT_HEIGHT] for i in line))
-
-    main = max(lines, key=ink)
-    chosen, apart = _cluster(stats, main, dh, w / 2.0)
-    others = sum(1 for line in lines if line is not main and ink(line) >= 0.25 * ink(main))
-    dh = median(stats[chosen, cv2.CC_STAT_HEIGHT].astype(float))
-    # The band of the number's line and its extent, widened for small marks beside it.
-    y0 = min(stats[i, 1] for i in chosen)
-    y1 = max(stats[i, 1] + stats[i, 3] for i in chosen)
-    x0 = min(stats[i, 0] for i in chosen) - 0.5 * dh
-    x1 = max(stats[i, 0] + stats[i, 2] for i in chosen) + 1.0 * dh
-    keep = np.zeros(n, bool)
-    keep[chosen] = True
-    for i in range(1, n):
-        if keep[i] or big[i - 1]:
-            continue
-        x, y, cw, ch = (int(v) for v in stats[i, :4])
-        cy = y + ch / 2.0
-        small = not sliver[i - 1] and ch < DIGIT_HIGH * dh and cw <= 1.5 * dh  # no ruling, no line
-        if small and x >= x0 and x + cw <= x1 and y0 - 0.3 * dh <= cy <= y1 + 0.3 * dh:
-            keep[i] = True
-    # A line as high as writing where it passes the number: a digit stuck to a ruling the
-    # cleaning left (a box's side or bottom on a skewed crop) is in it, and the digits read
-    # without it may be one short.
-    stuck = sum(1 for i in np.flatnonzero(flat) + 1
-                if stats[i, 3] >= DIGIT_HIGH * dh and stats[i, 1] < y1 and stats[i, 1] + stats[i, 3] > y0
-                and stats[i, 0] < x1 and stats[i, 0] + stats[i, 2] > x0)
-    notes = []
-    if others:
-        notes.append(f"{others} other line(s) of writing in the image")
-    if apart:
-        notes.append(f"{apart} mark(s) apart from the number")
-    if stuck:
-        notes.append(f"{stuck} line(s) with writing stuck to them")
-    return NumberMarks(keep.take(labels.astype(np.intp)), float(dh), notes)
-
-
 # A skipped mark is a separator when it is at most this share of the digit height high
 # (dot, comma) or this flat (a dash: at least DASH_ASPECT times as wide as high).
 SEPARATOR_HEIGHT = 0.5
@@ -277,6 +98,28 @@ def small_loops(lattice: Lattice, reading: Reading, min_hole: int = 2) -> int:
     a solid dot or tick, while a small ring beside the digits is often a 0 written small
     (``4º`` for 40) and must not pass as ``4.``."""
     return sum(1 for atom in _skipped(lattice, reading) if has_hole(atom.mask, min_hole))
+
+
+# A full stop is a touch of the pen: at most this many pen widths high, and STOP_WIDE wide.
+STOP_HIGH = 2.5
+STOP_WIDE = 2.0
+
+
+def big_stops(lattice: Lattice, reading: Reading, mask: np.ndarray) -> int:
+    """Marks the decoder skipped that pass for a full stop or a comma by their place but are
+    bigger than a touch of the pen (``mask``: the number's ink, for the pen's width). Why: the
+    last digit of a number written small (the 6 of a 46 at a third of the 4's height) reads as
+    ``4.``, every digit sure; on the development books 3 such fields were ok and wrong, and 2
+    right ones had a full stop this big."""
+    if not reading.digits:
+        return 0
+    band = (float(median([d.rect[1] for d in reading.digits])),
+            float(median([d.rect[1] + d.rect[3] for d in reading.digits])))
+    stops = [a.rect for a in _skipped(lattice, reading) if _separator(a.rect, band, lattice.digit_height) in (".", ",")]
+    if not stops:
+        return 0
+    pen = stroke_width(mask)
+    return sum(1 for _, _, w, h in stops if h > STOP_HIGH * pen and w > STOP_WIDE * pen)
 
 
 def _faint_beside(cleaned: CleanField, number: NumberMarks) -> int:
@@ -381,6 +224,9 @@ def field_result(name: str, reading: Reading | None, lattice: Lattice | None, nu
     loops = small_loops(lattice, reading)
     if loops:
         reasons.append(f"{loops} small loop(s) beside the digits not read (a 0 written small?)")
+    blots = big_stops(lattice, reading, number.mask)
+    if blots:
+        reasons.append(f"{blots} mark(s) beside the digits too big for a full stop (a digit written small?)")
     faint = _faint_beside(cleaned, number)
     if faint:
         reasons.append(f"{faint} faint mark(s) the size of a digit not read")

@@ -232,6 +232,18 @@ def test_a_ruling_beside_a_number_is_not_a_1_and_a_tall_1_is(name, value, recogn
     assert read_field_images([gray], recognizer, ScanOptions())[0].value == value
 
 
+@pytest.mark.parametrize("name,label", [("born_K2730_0047a-FM_row_id_4.Jpg", "16"),
+                                        ("born_K2731_0061a-FM_row_id_1.Jpg", "46"),
+                                        ("born_K2731_0158a-FK_row_id_0.Jpg", "46")])
+def test_a_last_digit_written_small_is_not_passed_as_a_full_stop(name, label, recognizer) -> None:
+    """Real 16s and 46s whose 6 is a third of the first digit's height: too small for a
+    digit, it would pass as the full stop of "4."; bigger than a touch of the pen, it sends
+    the field to review."""
+    field = read_field_images([_parish_crop(name)], recognizer, ScanOptions())[0]
+    assert field.value == label or field.status == "review"
+    assert "too big for a full stop" in (field.reason or "")
+
+
 @pytest.mark.parametrize("name,label", [("born_K2730_0080a-FM_row_id_3.Jpg", "21"),
                                         ("born_K2731_0165a-FK_row_id_4.Jpg", "35"),
                                         ("born_K2731_0176a-FK_row_id_2.Jpg", "21")])
