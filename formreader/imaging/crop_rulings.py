@@ -113,11 +113,9 @@ def _turned_ruling(mask: np.ndarray, h_length: float, gap: float,
     ``most`` (0.3 to 6 degrees): a ruling the straight runs missed. None when there is none."""
     h, w = mask.shape
     length = max(8, int(h_length * w))
-    if _longest_run(np.asarray(mask.any(axis=0))) < length:  # no ink spans a ruling's length: most crops
-        return None
     n, labels, stats = components(mask)
     wide = np.flatnonzero(stats[1:, cv2.CC_STAT_WIDTH] >= length) + 1
-    if not wide.size:  # no mark as wide as a ruling: none to look for (most crops)
+    if not wide.size:  # no mark as wide as a ruling: nothing to look for
         return None
     lookup = np.zeros(n, np.uint8)
     lookup[wide] = 255
@@ -145,13 +143,6 @@ def _turned_ruling(mask: np.ndarray, h_length: float, gap: float,
     mids = (ink * rows).sum(axis=0)[seen] / counts[seen]
     slope = float(np.polyfit(xs[seen].astype(float), mids, 1)[0])
     return slope if least <= abs(slope) <= most else None
-
-
-def _longest_run(flags: np.ndarray) -> int:
-    """The length of the longest run of True in a 1-D boolean array."""
-    padded = np.concatenate([[0], flags.astype(np.int8), [0]])
-    edges = np.flatnonzero(np.diff(padded))
-    return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
 
 
 def _fringes(rest: np.ndarray, removed: np.ndarray, stroke: float, thin: float = 0.4) -> np.ndarray:
@@ -184,15 +175,14 @@ def _box_sides(vert: np.ndarray, horiz: np.ndarray) -> np.ndarray:
     with a wide margin holds the whole box). A ruling that goes on past the run on both sides
     is crossed, not turned into: a 1 written across squared paper, or from the top of its box
     to the bottom, stays."""
-    out = np.zeros_like(vert)
     if not vert.any() or not horiz.any():
-        return out
+        return np.zeros_like(vert)
     n, labels, stats = components(vert)
+    side = np.zeros(n, bool)
     for i in range(1, n):
         x, y, w, h = (int(v) for v in stats[i, :4])
-        if _corner(horiz, y, x, x + w) and _corner(horiz, y + h - 1, x, x + w):
-            out |= labels == i
-    return out
+        side[i] = _corner(horiz, y, x, x + w) and _corner(horiz, y + h - 1, x, x + w)
+    return side[labels]
 
 
 def _corner(horiz: np.ndarray, row: int, x0: int, x1: int, reach: int = 6) -> bool:

@@ -92,34 +92,25 @@ def _written_like_a_one(stats: np.ndarray, digits: np.ndarray, ref: float) -> np
     """Per mark (component ``k + 1``): whether it stands on the foot line of one of ``digits``
     (a mask over the marks) within GROUP_GAP of it, and is at most ONE_HEIGHT times ``ref``
     (the writing's height) high, as a 1 written with a long up-stroke does."""
-    out = np.zeros(len(digits), bool)
-    idx = np.flatnonzero(digits) + 1
-    if not idx.size:
-        return out
-    for k in range(len(digits)):
-        x, y, w, h = (float(v) for v in stats[k + 1, :4])
-        if h > ONE_HEIGHT * ref:
-            continue
-        foot = y + h
-        for j in idx:
-            jx, jy, jw, jh = (float(v) for v in stats[j, :4])
-            near = max(jx - (x + w), x - (jx + jw)) <= GROUP_GAP * ref
-            if near and abs(jy + jh - foot) <= ONE_FOOT * ref:
-                out[k] = True
-                break
-    return out
+    x, y, w, h = (stats[1:, k].astype(float) for k in range(4))
+    foot = y + h
+    j = np.flatnonzero(digits)
+    gap = np.maximum(x[j][None, :] - (x + w)[:, None], x[:, None] - (x[j] + w[j])[None, :])
+    on_foot = np.abs(foot[j][None, :] - foot[:, None]) <= ONE_FOOT * ref
+    return (h <= ONE_HEIGHT * ref) & ((gap <= GROUP_GAP * ref) & on_foot).any(axis=1)
 
 
 def _slivers(stats: np.ndarray, heights: np.ndarray, widths: np.ndarray, pen: float) -> np.ndarray:
     """Per mark, whether it is a sliver: a piece of a ruling left by the line finder (a worn
-    column line, the shadow of the page's edge), thin (a straight upright line, at most SLIVER_WIDTH pen widths across; a
-    1 or a 4 leans, and its box is wider) and far taller than the writing, whose height is
-    measured on the marks that are not thin and are digit-high beside the tallest of them (not
-    print, specks or a 5's loose bar). Measured beside the tallest mark of all, a long sliver
-    would make every digit of a small number count as print, and itself the number. A full stop
-    or a speck (under DOT_PENS pen widths high) never measures the writing: beside it, the 1 of
-    "1." would be a sliver. A thin mark standing on the foot line of a digit next to it, at most
-    ONE_HEIGHT times its height, is a 1 written with a long up-stroke."""
+    column line, the shadow of the page's edge), thin (a straight upright line, at most
+    SLIVER_WIDTH pen widths across; a 1 or a 4 leans, and its box is wider) and far taller than
+    the writing. The writing's height is measured on the marks that are not thin and are
+    digit-high beside the tallest of them (not print, specks or a 5's loose bar): measured
+    beside the tallest mark of all, a long sliver would make every digit of a small number
+    count as print, and itself the number. A full stop or a speck (under DOT_PENS pen widths
+    high) never measures the writing: beside it, the 1 of "1." would be a sliver. A thin mark
+    standing on the foot line of a digit next to it, at most ONE_HEIGHT times its height, is a
+    1 written with a long up-stroke."""
     thin = widths <= SLIVER_WIDTH * pen
     sized = heights >= DOT_PENS * pen
     stout = heights[~thin & sized]

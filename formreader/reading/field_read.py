@@ -74,17 +74,29 @@ def written_text(lattice: Lattice, reading: Reading) -> str:
     """The number as written: its digits, with the separators and dashes the decoder skipped
     in their places (a mark that is neither a digit nor a separator is left out; the reading
     counts it in ``skipped_marks``)."""
+    return _text(reading, _separators(lattice, reading))
+
+
+def _text(reading: Reading, separators: list[tuple[Rect, str]]) -> str:
+    """:func:`written_text` of a reading and its :func:`_separators`."""
+    items: list[tuple[float, str]] = [(d.rect[0] + d.rect[2] / 2.0, str(d.value)) for d in reading.digits]
+    items += [(rect[0] + rect[2] / 2.0, sep) for rect, sep in separators]
+    return "".join(s for _, s in sorted(items))
+
+
+def _separators(lattice: Lattice, reading: Reading) -> list[tuple[Rect, str]]:
+    """The marks the reading skipped that were written as separators, and what each was."""
     if not reading.digits:
         band = (0.0, lattice.digit_height)
     else:
         band = (float(median([d.rect[1] for d in reading.digits])),
                 float(median([d.rect[1] + d.rect[3] for d in reading.digits])))
-    items: list[tuple[float, str]] = [(d.rect[0] + d.rect[2] / 2.0, str(d.value)) for d in reading.digits]
+    out = []
     for atom in _skipped(lattice, reading):
         sep = _separator(atom.rect, band, lattice.digit_height)
         if sep is not None:
-            items.append((atom.rect[0] + atom.rect[2] / 2.0, sep))
-    return "".join(s for _, s in sorted(items))
+            out.append((atom.rect, sep))
+    return out
 
 
 def _skipped(lattice: Lattice, reading: Reading) -> list[Atom]:
@@ -105,17 +117,13 @@ STOP_HIGH = 2.5
 STOP_WIDE = 2.0
 
 
-def big_stops(lattice: Lattice, reading: Reading, mask: np.ndarray) -> int:
-    """Marks the decoder skipped that pass for a full stop or a comma by their place but are
-    bigger than a touch of the pen (``mask``: the number's ink, for the pen's width). Why: the
-    last digit of a number written small (the 6 of a 46 at a third of the 4's height) reads as
-    ``4.``, every digit sure; on the development books 3 such fields were ok and wrong, and 2
-    right ones had a full stop this big."""
-    if not reading.digits:
-        return 0
-    band = (float(median([d.rect[1] for d in reading.digits])),
-            float(median([d.rect[1] + d.rect[3] for d in reading.digits])))
-    stops = [a.rect for a in _skipped(lattice, reading) if _separator(a.rect, band, lattice.digit_height) in (".", ",")]
+def big_stops(separators: list[tuple[Rect, str]], mask: np.ndarray) -> int:
+    """Of a reading's :func:`_separators`, the full stops and commas bigger than a touch of the
+    pen (``mask``: the number's ink, for the pen's width). Why: the last digit of a number
+    written small (the 6 of a 46 at a third of the 4's height) passes for a full stop by its
+    place and reads as ``4.``, every digit sure; on the development books 3 such fields were
+    ok and wrong, and 2 right ones had a full stop this big."""
+    stops = [rect for rect, sep in separators if sep in ".,"]
     if not stops:
         return 0
     pen = stroke_width(mask)
@@ -224,7 +232,8 @@ def field_result(name: str, reading: Reading | None, lattice: Lattice | None, nu
     loops = small_loops(lattice, reading)
     if loops:
         reasons.append(f"{loops} small loop(s) beside the digits not read (a 0 written small?)")
-    blots = big_stops(lattice, reading, number.mask)
+    separators = _separators(lattice, reading)
+    blots = big_stops(separators, number.mask)
     if blots:
         reasons.append(f"{blots} mark(s) beside the digits too big for a full stop (a digit written small?)")
     faint = _faint_beside(cleaned, number)
@@ -237,7 +246,7 @@ def field_result(name: str, reading: Reading | None, lattice: Lattice | None, nu
     y1 = max(b[1] + b[3] for b in xs)
     return Field(name=name, value="".join(d.value for d in digits), confidence=conf,
                  status="review" if reasons else "ok", bbox=(x0, y0, x1 - x0, y1 - y0), digits=digits,
-                 reason="; ".join(reasons) if reasons else None, text=written_text(lattice, reading))
+                 reason="; ".join(reasons) if reasons else None, text=_text(reading, separators))
 
 
 def _cleaned(gray: np.ndarray, digit_height: float = DIGIT_PX) -> tuple[CleanField, NumberMarks]:
