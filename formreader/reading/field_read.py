@@ -17,8 +17,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 
+from formreader.imaging.clean import as_uint8, components
 from formreader.imaging.crop_clean import WORK_HEIGHT, CleanField, clean_field, estimate_slant, shear_rows
 from formreader.imaging.crop_rulings import stroke_width
 from formreader.imaging.faint import faint_marks
@@ -47,6 +49,7 @@ DIGIT_PX = 36.0
 # changes no value, and costs no measurable time (about two digits a crop, read four ways).
 FIELD_LOOK_AGAIN_BELOW = 0.99
 MAX_ENLARGE = 3.0
+LOST_HEIGHT = 0.3
 MIN_SHEAR = 0.05  # a slant below this (~3 degrees) is left alone
 ROI_PAD = 1.0  # digit heights of crop kept around the number when it is cleaned again
 # A skipped mark is a separator when it is at most this share of the digit height high
@@ -278,7 +281,44 @@ def _cleaned(gray: np.ndarray, digit_height: float = DIGIT_PX) -> tuple[CleanFie
     # A note of the first look stands unless the closer look counted the same kind again.
     kinds = {n.split(" ", 1)[1] for n in found.notes}
     found.notes = [n for n in number.notes if n.split(" ", 1)[1] not in kinds] + found.notes
+    lost = _lost_marks(cleaned, number, again, found)
+    if lost:
+        found.notes.append(f"{lost} mark(s) of the number gone when looked at closer")
     return _upright(again, found)
+
+
+def _lost_marks(first: CleanField, number: NumberMarks, again: CleanField, found: NumberMarks,
+                least: float = LOST_HEIGHT, hit: float = 0.3, hairline: float = 1.25) -> int:
+    """Marks of the number at the first look that the closer look lost: at least ``least`` of
+    the digit height high, wider than ``hairline`` pen widths, and less than ``hit`` of their
+    ink on (or within two pixels of) the number the closer look found.
+
+    Why: the closer look cleans the number's surroundings again at a larger size, with its own
+    noise level and its own choice of marks; a faint or broken digit (a 5 in two strokes, a 6
+    written small) can fall out of it, and the field then reads one digit short with every
+    digit sure ("45" as 4). A hairline no wider than the pen is what the closer look should
+    drop: the piece of a ruling the first look left beside the number.
+    """
+    n, labels, stats = components(number.mask)
+    if n <= 1:
+        return 0
+    near = cv2.dilate(as_uint8(found.mask), np.ones((5, 5), np.uint8)) > 0
+    pen: float | None = None
+    lost = 0
+    for i in range(1, n):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        if h < least * number.digit_height:
+            continue
+        ys, xs = np.nonzero(labels[y : y + h, x : x + w] == i)
+        # The mark's pixels at the closer look's scale and origin (both looks are upright).
+        sx = (((xs + x + 0.5) / first.scale - again.origin[0]) * again.scale).astype(int)
+        sy = (((ys + y + 0.5) / first.scale - again.origin[1]) * again.scale).astype(int)
+        inside = (sx >= 0) & (sx < near.shape[1]) & (sy >= 0) & (sy < near.shape[0])
+        if near[sy[inside], sx[inside]].sum() >= hit * len(xs):
+            continue
+        pen = stroke_width(number.mask) if pen is None else pen
+        lost += w > hairline * pen
+    return lost
 
 
 def _upright(cleaned: CleanField, number: NumberMarks) -> tuple[CleanField, NumberMarks]:

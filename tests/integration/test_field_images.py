@@ -257,6 +257,24 @@ def test_a_misread_digit_between_doubt_and_settled_is_looked_at_again(name, labe
     assert "below threshold" in (field.reason or "")
 
 
+@pytest.mark.parametrize("name,label", [("born_K2732_0189a-FK_row_id_1.Jpg", "45"),
+                                        ("born_K2731_0151a-FK_row_id_2.Jpg", "14")])
+def test_a_digit_lost_at_the_closer_look_sends_the_field_to_review(name, label, recognizer) -> None:
+    """Real crops whose second digit is faint and in two strokes (a 45) or whose 1 is a short
+    tick (a 14): the first look at the whole crop has the mark in the number, the closer look
+    at the number loses it, and the field would be one digit short with every digit sure."""
+    field = read_field_images([_parish_crop(name)], recognizer, ScanOptions())[0]
+    assert field.value == label or field.status == "review"
+    assert "gone when looked at closer" in (field.reason or "")
+
+
+def test_a_ruling_piece_dropped_at_the_closer_look_is_no_lost_digit(recognizer) -> None:
+    """A real 39 whose first look kept a hairline of the column ruling beside it: the closer
+    look drops it, rightly, and the field stays ok."""
+    field = read_field_images([_parish_crop("born_K2731_0120a-FM_row_id_1.Jpg")], recognizer, ScanOptions())[0]
+    assert (field.value, field.status) == ("39", "ok")
+
+
 # Boxes of the real NIST form (their bboxes on the page) and what is written in them.
 NIST_BOXES = {(137, 969, 127, 100): "16", (434, 1128, 250, 101): "7358", (1631, 1286, 129, 96): "80",
               (1270, 1444, 129, 99): "49", (1391, 1603, 252, 100): "3678"}
