@@ -49,7 +49,6 @@ DIGIT_PX = 36.0
 # changes no value, and costs no measurable time (about two digits a crop, read four ways).
 FIELD_LOOK_AGAIN_BELOW = 0.99
 MAX_ENLARGE = 3.0
-LOST_HEIGHT = 0.3
 MIN_SHEAR = 0.05  # a slant below this (~3 degrees) is left alone
 ROI_PAD = 1.0  # digit heights of crop kept around the number when it is cleaned again
 # A skipped mark is a separator when it is at most this share of the digit height high
@@ -288,7 +287,7 @@ def _cleaned(gray: np.ndarray, digit_height: float = DIGIT_PX) -> tuple[CleanFie
 
 
 def _lost_marks(first: CleanField, number: NumberMarks, again: CleanField, found: NumberMarks,
-                least: float = LOST_HEIGHT, hit: float = 0.3, hairline: float = 1.25) -> int:
+                least: float = 0.3, hit: float = 0.3, hairline: float = 1.25) -> int:
     """Marks of the number at the first look that the closer look lost: at least ``least`` of
     the digit height high, wider than ``hairline`` pen widths, and less than ``hit`` of their
     ink on (or within two pixels of) the number the closer look found.
