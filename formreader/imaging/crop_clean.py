@@ -100,7 +100,8 @@ def _odd(n: float) -> int:
     return n if n % 2 else n + 1
 
 
-def flatten(gray: np.ndarray, window: float = 0.12, off_paper: float = 0.6) -> np.ndarray:
+def flatten(gray: np.ndarray, window: float = 0.12, off_paper: float = 0.6, blob_window: float = 3.0,
+            blob_ratio: float = 0.6) -> np.ndarray:
     """The crop divided by its paper brightness: paper at 255 wherever it is, ink below.
 
     The paper level comes from a grey closing (a max filter, then a min filter) over a window
@@ -109,12 +110,26 @@ def flatten(gray: np.ndarray, window: float = 0.12, off_paper: float = 0.6) -> n
     scanner bed beside the page, a stain, a shadow) is its own "paper" and comes out white, so
     it never reaches the threshold as ink. Where that paper is darker than ``off_paper`` of
     the crop's usual paper level, the crop is off the paper, and left blank.
+
+    A bold pen on a tight crop draws strokes, and fills loops, wider than the window. Such a
+    patch is as dark as ink, where a stain or a shadow is paler, and a window ``blob_window``
+    times as wide sees paper around it: where the narrow window's paper is darker than
+    ``blob_ratio`` of the wide window's, the wide window's paper is used, and the patch stays ink.
     """
     if gray.size == 0:
         return gray
     k = _odd(window * gray.shape[0])
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
     paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
+    # Only a crop with a patch that dark away from its edges can hold such a blob (most have none).
+    if blob_window > 1 and _inner(paper < blob_ratio * float(gray.max())).any():
+        big = _odd(blob_window * k)
+        wide = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (big, big)),
+                                borderType=cv2.BORDER_REPLICATE)
+        blob = _inner(paper.astype(np.float32) < blob_ratio * wide.astype(np.float32))
+        if blob.any():
+            blob = cv2.dilate(as_uint8(blob), kernel) > 0
+            paper = np.where(blob, wide, paper)
     paper = cv2.blur(paper, (k, k))
     paper = np.maximum(paper, gray)
     out = gray.astype(np.float32) * 255.0 / np.maximum(paper.astype(np.float32), 1.0)
@@ -128,6 +143,17 @@ def flatten(gray: np.ndarray, window: float = 0.12, off_paper: float = 0.6) -> n
         off = cv2.dilate(as_uint8(off), kernel) > 0
         out[off] = 255
     return out
+
+
+def _inner(mask: np.ndarray) -> np.ndarray:
+    """The marks of ``mask`` that do not touch the image's edge."""
+    if not mask.any():
+        return mask
+    n, labels, stats = components(mask)
+    x, y, w, h = (stats[:, i] for i in range(4))
+    keep = (x > 0) & (y > 0) & (x + w < mask.shape[1]) & (y + h < mask.shape[0])
+    keep[0] = False
+    return keep.take(labels.astype(np.intp))
 
 
 def ink_mask(flat: np.ndarray, min_contrast: float = 0.1, noise_sigmas: float = 4.0,

@@ -268,3 +268,16 @@ def pack(samples: list[StringSample], max_width: int, rng: np.random.Generator
         y[i, : len(codes)] = codes
         lengths[i] = len(codes)
     return x, y, lengths, [s.text for s in samples]
+
+
+def as_field_image(image: np.ndarray, scale: float = 2.0, margin: int = 8, border: int = 6) -> np.ndarray:
+    """A sample's string as a user's field image: dark ink on white paper (uint8), cut to its ink
+    ``margin`` columns either side, enlarged ``scale`` times and framed by ``border`` pixels of
+    paper. How the synthetic strings check the whole field reader, cleaning included, and not
+    only the network that learnt them."""
+    cols = np.flatnonzero(image.max(axis=0) > 0.1)
+    if cols.size:
+        image = image[:, max(int(cols[0]) - margin, 0) : int(cols[-1]) + margin + 1]
+    gray = (255.0 - image * 255.0).clip(0, 255).astype(np.uint8)
+    gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    return cv2.copyMakeBorder(gray, border, border, border, border, cv2.BORDER_CONSTANT, value=255)

@@ -154,6 +154,17 @@ def test_flatten_blanks_the_scanner_bed_and_keeps_the_ink() -> None:
     assert flat[80, 120] < 100 and flat[80, 160] >= 250
 
 
+def test_flatten_keeps_a_bold_blob_wider_than_its_window_as_ink() -> None:
+    a = _blank(160, 240, 200)
+    a[:, :30] = 10  # the scanner bed: dark, wide, at the edge
+    cv2.circle(a, (130, 80), 22, 40, -1)  # a bold pen's filled loop, twice the window's width
+    cv2.circle(a, (200, 80), 22, 150, -1)  # a pale stain of the same size
+    flat = flatten(a)
+    assert flat[:, :20].min() == 255
+    assert flat[80, 130] < 100  # the blob is ink through its middle
+    assert flat[80, 200] > 150  # the stain is paler than ink stays out of it
+
+
 def test_remove_lines_takes_the_underline_and_keeps_the_stroke_through_it() -> None:
     m = np.zeros((160, 200), bool)
     m[120:123, 5:195] = True  # an underline across the crop
@@ -432,3 +443,18 @@ def test_boxes_of_a_deslanted_field_map_back_inside_the_source(dev_sample, recog
         (f,) = read_field_images([gray], recognizer)
         for x, y, w, h in [f.bbox] + [d.bbox for d in f.digits]:
             assert 0 <= x and 0 <= y and x + w <= gray.shape[1] and y + h <= gray.shape[0]
+
+
+def _check_string_crop(mnist, index: int) -> tuple[np.ndarray, str]:
+    """The string reader's synthetic check string ``index`` (MNIST test digits) as a field image."""
+    from formreader.training.string_synth import StringWriter, as_field_image, batch
+
+    x, _, _, texts = batch(StringWriter(mnist.x_test, mnist.y_test, seed=1000, width=352), index + 1)
+    return as_field_image(x[index]), texts[index]
+
+
+@pytest.mark.parametrize("index", [0, 2])  # "86842" and "22", each with a digit in a bold pen
+def test_a_bold_digit_in_a_tight_crop_is_read(mnist, recognizer, index) -> None:
+    gray, text = _check_string_crop(mnist, index)
+    (f,) = read_field_images([gray], recognizer)
+    assert f.value == text, (f.value, f.reason)
