@@ -75,8 +75,14 @@ def remove_lines(mask: np.ndarray, h_length: float = 0.5, v_length: float = 0.45
     return out, mask & ~out
 
 
-def _remove_straight(mask: np.ndarray, h_length: float, v_length: float, sw: float, gap: float) -> np.ndarray:
-    """:func:`remove_lines` for rulings that run exactly along the rows or the columns."""
+def _remove_straight(mask: np.ndarray, h_length: float, v_length: float, sw: float, gap: float,
+                     side: float = 0.2, side_heights: float = 0.5) -> np.ndarray:
+    """:func:`remove_lines` for rulings that run exactly along the rows or the columns.
+
+    A vertical run of ``v_length`` of the height is a ruling at the crop's sides: within
+    ``side`` of its width of either edge, and no more than ``side_heights`` of its height. Why
+    the second bound: in a long amount's crop a fifth of the width holds two or three digits,
+    and a straight 1 among them is as tall as a worn ruling's piece."""
     h, w = mask.shape
     gh, gv = int(gap * w), int(gap * h)
     horiz = _lines(mask, (max(3, int(h_length * w)),), True, gh)[0] if w >= 8 else np.zeros_like(mask)
@@ -88,7 +94,7 @@ def _remove_straight(mask: np.ndarray, h_length: float, v_length: float, sw: flo
             tall |= _box_sides(short, horiz)
         else:
             vert, tall = _lines(mask, lengths, False, gv)
-        vert = (vert & _edge_band(w, 0.2)[None, :]) | tall
+        vert = (vert & _edge_band(w, min(side, side_heights * h / w))[None, :]) | tall
     else:
         vert = np.zeros_like(mask)
     lines = horiz | vert

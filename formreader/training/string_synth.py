@@ -275,9 +275,10 @@ def as_field_image(image: np.ndarray, scale: float = 2.0, margin: int = 8, borde
     ``margin`` columns either side, enlarged ``scale`` times and framed by ``border`` pixels of
     paper. How the synthetic strings check the whole field reader, cleaning included, and not
     only the network that learnt them."""
+    image = np.pad(image, ((0, 0), (margin, margin)))  # the strip may hold ink up to its edge
     cols = np.flatnonzero(image.max(axis=0) > 0.1)
     if cols.size:
-        image = image[:, max(int(cols[0]) - margin, 0) : int(cols[-1]) + margin + 1]
+        image = image[:, int(cols[0]) - margin : int(cols[-1]) + margin + 1]
     gray = (255.0 - image * 255.0).clip(0, 255).astype(np.uint8)
     gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
     return cv2.copyMakeBorder(gray, border, border, border, border, cv2.BORDER_CONSTANT, value=255)

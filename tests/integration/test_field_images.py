@@ -458,3 +458,14 @@ def test_a_bold_digit_in_a_tight_crop_is_read(mnist, recognizer, index) -> None:
     gray, text = _check_string_crop(mnist, index)
     (f,) = read_field_images([gray], recognizer)
     assert f.value == text, (f.value, f.reason)
+
+
+@pytest.mark.parametrize("index", [425, 430])  # "6.057.510" and "51262641762"
+def test_straight_strokes_near_the_ends_of_a_long_number_are_no_ruling(mnist, recognizer, index) -> None:
+    """A long number's crop is several times as wide as high: a fifth of its width from the
+    edge, where a column ruling's piece would lie, holds whole digits, and the straight stroke
+    of a 1 or a 7 among them is as tall as that piece. It is read, not dropped (both read one
+    digit short, ok, when the side band was a share of the width alone)."""
+    gray, text = _check_string_crop(mnist, index)
+    (f,) = read_field_images([gray], recognizer)
+    assert f.value == "".join(c for c in text if c.isdigit()), (f.value, f.reason)
