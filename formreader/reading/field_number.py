@@ -67,17 +67,25 @@ def _lines_of(stats: np.ndarray, big: np.ndarray, dh: float) -> list[list[int]]:
     return lines
 
 
-def _cluster(stats: np.ndarray, line: list[int], dh: float, centre: float) -> tuple[list[int], int]:
+def _cluster(stats: np.ndarray, line: list[int], dh: float, centre: float,
+             bridges: list[int] | None = None) -> tuple[list[int], int]:
     """The marks of a line that form one number (gaps below GROUP_GAP digit heights), the group
-    with the most ink, nearest ``centre`` on a tie; and how many digit-high marks were left."""
-    line = sorted(line, key=lambda i: stats[i, 0])
-    groups: list[list[int]] = [[line[0]]]
-    for i in line[1:]:
+    with the most ink, nearest ``centre`` on a tie; and how many digit-high marks were left.
+
+    ``bridges``: smaller marks on the line (the pieces of a broken or faint digit, a comma)
+    that close a gap without counting as marks of their own: a 3 that came out in two halves
+    leaves no gap in "618306" that splits it in two numbers."""
+    members = set(line)
+    marks = sorted(line + [i for i in (bridges or []) if i not in members], key=lambda i: stats[i, 0])
+    groups: list[list[int]] = [[marks[0]]]
+    for i in marks[1:]:
         right = max(stats[j, 0] + stats[j, 2] for j in groups[-1])
         if stats[i, 0] - right > GROUP_GAP * dh:
             groups.append([i])
         else:
             groups[-1].append(i)
+    groups = [[j for j in g if j in members] for g in groups]
+    groups = [g for g in groups if g]
 
     def key(g: list[int]) -> tuple[float, float]:
         x0 = min(stats[j, 0] for j in g)
@@ -122,6 +130,16 @@ def _slivers(stats: np.ndarray, heights: np.ndarray, widths: np.ndarray, pen: fl
     return sliver
 
 
+def _on_band(stats: np.ndarray, line: list[int], big: np.ndarray, sliver: np.ndarray, dh: float,
+             least: float = 0.2) -> list[int]:
+    """The marks that are not digit-high, no sliver, at least ``least`` of a digit high, and sit
+    within the band of ``line``'s marks (its top to its bottom): pieces of its digits."""
+    y0 = min(stats[i, 1] for i in line)
+    y1 = max(stats[i, 1] + stats[i, 3] for i in line)
+    k = np.flatnonzero(~big & ~sliver & (stats[1:, cv2.CC_STAT_HEIGHT] >= least * dh)) + 1
+    return [int(i) for i in k if stats[i, 1] >= y0 - 0.2 * dh and stats[i, 1] + stats[i, 3] <= y1 + 0.2 * dh]
+
+
 def select_number(mask: np.ndarray) -> NumberMarks:
     """The marks that make up the crop's number: the line of digit-high writing with the most
     ink (a crossed-out number above it, the print of the form below it are other lines), its
@@ -152,7 +170,7 @@ def select_number(mask: np.ndarray) -> NumberMarks:
         return float(sum(stats[i, cv2.CC_STAT_AREA] * stats[i, cv2.CC_STAT_HEIGHT] for i in line))
 
     main = max(lines, key=ink)
-    chosen, apart = _cluster(stats, main, dh, w / 2.0)
+    chosen, apart = _cluster(stats, main, dh, w / 2.0, _on_band(stats, main, big, sliver, dh))
     others = sum(1 for line in lines if line is not main and ink(line) >= 0.25 * ink(main))
     dh = median(stats[chosen, cv2.CC_STAT_HEIGHT].astype(float))
     # The band of the number's line and its extent, widened for small marks beside it.
