@@ -140,11 +140,13 @@ def _on_band(stats: np.ndarray, line: list[int], big: np.ndarray, sliver: np.nda
     return [int(i) for i in k if stats[i, 1] >= y0 - 0.2 * dh and stats[i, 1] + stats[i, 3] <= y1 + 0.2 * dh]
 
 
-def select_number(mask: np.ndarray) -> NumberMarks:
+def select_number(mask: np.ndarray, unstick: bool = True) -> NumberMarks:
     """The marks that make up the crop's number: the line of digit-high writing with the most
     ink (a crossed-out number above it, the print of the form below it are other lines), its
     marks within GROUP_GAP digit heights of each other, and the small marks (dots, commas,
-    dashes) that sit on that line between or just after them."""
+    dashes) that sit on that line between or just after them. ``unstick``: when digits are stuck
+    to a line as high as the writing (an underline through their feet), look again without the
+    lines' straight runs (:func:`_unstuck`), and take that when it frees them."""
     w = mask.shape[1]
     if not mask.any():
         return NumberMarks(np.zeros_like(mask), 0.0)
@@ -188,12 +190,11 @@ def select_number(mask: np.ndarray) -> NumberMarks:
         small = not sliver[i - 1] and ch < DIGIT_HIGH * dh and cw <= 1.5 * dh  # no ruling, no line
         if small and x >= x0 and x + cw <= x1 and y0 - 0.3 * dh <= cy <= y1 + 0.3 * dh:
             keep[i] = True
-    # A line as high as writing where it passes the number: a digit stuck to a ruling the
-    # cleaning left (a box's side or bottom on a skewed crop) is in it, and the digits read
-    # without it may be one short.
-    stuck = sum(1 for i in np.flatnonzero(flat) + 1
-                if stats[i, 3] >= DIGIT_HIGH * dh and stats[i, 1] < y1 and stats[i, 1] + stats[i, 3] > y0
-                and stats[i, 0] < x1 and stats[i, 0] + stats[i, 2] > x0)
+    stuck = _stuck_lines(stats, flat, dh, (x0, y0, x1, y1))
+    if stuck and unstick:
+        again = _unstuck(mask, dh)
+        if again is not None:
+            return again
     notes = []
     if others:
         notes.append(f"{others} other line(s) of writing in the image")
@@ -202,3 +203,37 @@ def select_number(mask: np.ndarray) -> NumberMarks:
     if stuck:
         notes.append(f"{stuck} line(s) with writing stuck to them")
     return NumberMarks(keep.take(labels.astype(np.intp)), float(dh), notes)
+
+
+def _stuck_lines(stats: np.ndarray, flat: np.ndarray, dh: float, extent: tuple[float, float, float, float]) -> int:
+    """Flat marks as high as writing where they pass the number (``extent``: x0, y0, x1, y1): a
+    digit stuck to a line the cleaning left (an underline, a box's side or bottom on a skewed
+    crop) is in them, and the digits read without them may be one short."""
+    x0, y0, x1, y1 = extent
+    return sum(1 for i in np.flatnonzero(flat) + 1
+               if stats[i, 3] >= DIGIT_HIGH * dh and stats[i, 1] < y1 and stats[i, 1] + stats[i, 3] > y0
+               and stats[i, 0] < x1 and stats[i, 0] + stats[i, 2] > x0)
+
+
+def _unstuck(mask: np.ndarray, dh: float) -> NumberMarks | None:
+    """The number of ``mask`` with its underlines taken out (:func:`_without_underlines`), when
+    that frees the digits stuck to them; None when it does not."""
+    freed = _without_underlines(mask, dh)
+    if freed is None:
+        return None
+    again = select_number(freed, unstick=False)
+    if again.digit_height <= 0 or any(n.endswith("stuck to them") for n in again.notes):
+        return None
+    return again
+
+
+def _without_underlines(mask: np.ndarray, dh: float, length: float = 1.5) -> np.ndarray | None:
+    """``mask`` without its straight horizontal runs at least ``length`` digit heights long
+    (strokes crossing them kept), or None when it has none. Why: an underline shorter than
+    half the crop, or a baseline the digits sit on, is no ruling to the cleaning, and the digits
+    it joins came out as one flat mark, not read."""
+    from formreader.imaging.crop_rulings import remove_lines
+
+    h_length = min(1.0, length * dh / max(1, mask.shape[1]))
+    kept, lines = remove_lines(mask, h_length=h_length, v_length=2.0)
+    return kept if lines.any() else None
