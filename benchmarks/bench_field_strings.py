@@ -50,7 +50,8 @@ def main() -> None:
     strips, _, _, texts = batch(StringWriter(data.x_test, data.y_test, seed=args.seed, width=352), args.strings)
     digits = ["".join(c for c in t if c.isdigit()) for t in texts]
     path = string_model_path(None)
-    alone = [decode_best_path(StringReader(path).posteriors(s))[0] for s in strips] if path else [""] * len(texts)
+    reader = StringReader(path) if path else None
+    alone = [decode_best_path(reader.posteriors(s))[0] if reader else "" for s in strips]
     grays = [as_field_image(s) for s in strips]
     rec = load_model()
     both = read_field_images(grays, rec, ScanOptions(field_mode="field"))

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from formreader.imaging.clean import components
-from formreader.imaging.crop_rulings import stroke_width
+from formreader.imaging.crop_rulings import remove_lines, stroke_width
 from formreader.imaging.stats import median
 
 # Marks at least this share of the tallest mark are digit-high (the rest: dots, dashes, specks).
@@ -232,8 +232,6 @@ def _without_underlines(mask: np.ndarray, dh: float, length: float = 1.5) -> np.
     (strokes crossing them kept), or None when it has none. Why: an underline shorter than
     half the crop, or a baseline the digits sit on, is no ruling to the cleaning, and the digits
     it joins came out as one flat mark, not read."""
-    from formreader.imaging.crop_rulings import remove_lines
-
     h_length = min(1.0, length * dh / max(1, mask.shape[1]))
     kept, lines = remove_lines(mask, h_length=h_length, v_length=2.0)
     return kept if lines.any() else None

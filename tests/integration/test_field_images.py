@@ -445,11 +445,21 @@ def test_boxes_of_a_deslanted_field_map_back_inside_the_source(dev_sample, recog
             assert 0 <= x and 0 <= y and x + w <= gray.shape[1] and y + h <= gray.shape[0]
 
 
-def _check_string_crop(mnist, index: int) -> tuple[np.ndarray, str]:
-    """The string reader's synthetic check string ``index`` (MNIST test digits) as a field image."""
-    from formreader.training.string_synth import StringWriter, as_field_image, batch
+@pytest.fixture(scope="module")
+def check_strings(mnist) -> tuple[np.ndarray, list[str]]:
+    """The string reader's first 1,000 synthetic check strings (MNIST test digits, the model
+    card's seed): strips and texts, drawn once for the tests below."""
+    from formreader.training.string_synth import StringWriter, batch
 
-    x, _, _, texts = batch(StringWriter(mnist.x_test, mnist.y_test, seed=1000, width=352), index + 1)
+    x, _, _, texts = batch(StringWriter(mnist.x_test, mnist.y_test, seed=1000, width=352), 1000)
+    return x, texts
+
+
+def _check_string_crop(check_strings, index: int) -> tuple[np.ndarray, str]:
+    """Check string ``index`` as a field image, and its text."""
+    from formreader.training.string_synth import as_field_image
+
+    x, texts = check_strings
     return as_field_image(x[index]), texts[index]
 
 
@@ -458,12 +468,12 @@ def _check_string_crop(mnist, index: int) -> tuple[np.ndarray, str]:
 STRINGS_RIGHT, STRINGS_WRONG_OK = 153, 12
 
 
-def test_synthetic_amounts_read_as_field_images_keep_their_accuracy(mnist, recognizer) -> None:
+def test_synthetic_amounts_read_as_field_images_keep_their_accuracy(check_strings, recognizer) -> None:
     """Long numbers with separators, dates and underlines (what the parish crops never hold),
     through the whole field reader: a regression in cleaning or judging long strings fails."""
-    from formreader.training.string_synth import StringWriter, as_field_image, batch
+    from formreader.training.string_synth import as_field_image
 
-    x, _, _, texts = batch(StringWriter(mnist.x_test, mnist.y_test, seed=1000, width=352), 200)
+    x, texts = check_strings[0][:200], check_strings[1][:200]
     fields = read_field_images([as_field_image(s) for s in x], recognizer)
     digits = ["".join(c for c in t if c.isdigit()) for t in texts]
     right = sum(f.value == d for f, d in zip(fields, digits))
@@ -472,38 +482,38 @@ def test_synthetic_amounts_read_as_field_images_keep_their_accuracy(mnist, recog
 
 
 @pytest.mark.parametrize("index", [0, 2])  # "86842" and "22", each with a digit in a bold pen
-def test_a_bold_digit_in_a_tight_crop_is_read(mnist, recognizer, index) -> None:
-    gray, text = _check_string_crop(mnist, index)
+def test_a_bold_digit_in_a_tight_crop_is_read(check_strings, recognizer, index) -> None:
+    gray, text = _check_string_crop(check_strings, index)
     (f,) = read_field_images([gray], recognizer)
     assert f.value == text, (f.value, f.reason)
 
 
 @pytest.mark.parametrize("index", [425, 430])  # "6.057.510" and "51262641762"
-def test_straight_strokes_near_the_ends_of_a_long_number_are_no_ruling(mnist, recognizer, index) -> None:
+def test_straight_strokes_near_the_ends_of_a_long_number_are_no_ruling(check_strings, recognizer, index) -> None:
     """A long number's crop is several times as wide as high: a fifth of its width from the
     edge, where a column ruling's piece would lie, holds whole digits, and the straight stroke
     of a 1 or a 7 among them is as tall as that piece. It is read, not dropped (both read one
     digit short, ok, when the side band was a share of the width alone)."""
-    gray, text = _check_string_crop(mnist, index)
+    gray, text = _check_string_crop(check_strings, index)
     (f,) = read_field_images([gray], recognizer)
     assert f.value == "".join(c for c in text if c.isdigit()), (f.value, f.reason)
 
 
 @pytest.mark.parametrize("index", [167, 833])  # "015.238.532" and "618306.33"
-def test_a_digit_broken_in_pieces_does_not_split_the_number(mnist, recognizer, index) -> None:
+def test_a_digit_broken_in_pieces_does_not_split_the_number(check_strings, recognizer, index) -> None:
     """A faint digit that came out in pieces, none of them digit-high, left a gap wider than the
     number's spacing: the number was cut in two there and the part with less ink dropped as
     'marks apart' ("618306.33" read 618). The pieces on the number's line close the gap."""
-    gray, text = _check_string_crop(mnist, index)
+    gray, text = _check_string_crop(check_strings, index)
     (f,) = read_field_images([gray], recognizer)
     assert f.value == "".join(c for c in text if c.isdigit()), (f.value, f.reason)
 
 
 @pytest.mark.parametrize("index", [686, 727])  # "780480252" and "9456484", underlined in part
-def test_digits_stuck_to_a_short_underline_are_read(mnist, recognizer, index) -> None:
+def test_digits_stuck_to_a_short_underline_are_read(check_strings, recognizer, index) -> None:
     """An underline under part of a number, shorter than half the crop, is no ruling to the
     cleaning: the digits on it came out as one flat mark and were left out (read 7804852 and
     94484). Its straight run is taken out, the strokes crossing it kept, and the digits read."""
-    gray, text = _check_string_crop(mnist, index)
+    gray, text = _check_string_crop(check_strings, index)
     (f,) = read_field_images([gray], recognizer)
     assert f.value == text, (f.value, f.reason)
