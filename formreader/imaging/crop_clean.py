@@ -10,7 +10,9 @@ Stages, in the order :func:`clean_field` runs them: :func:`paper_light` (either 
 :func:`flatten` (the paper's brightness divided out: shadows, stains, the scanner bed),
 :func:`ink_mask` (threshold on the flattened grey),
 :func:`~formreader.imaging.crop_rulings.remove_lines` (long straight rulings,
-keeping the strokes that cross them), :func:`drop_edge_marks` (ink cut by the crop's edge).
+keeping the strokes that cross them), :func:`~formreader.imaging.crop_rulings.faint_ruling_pieces`
+(a ruling's stretch dark enough to be ink where the rest of it is not),
+:func:`drop_edge_marks` (ink cut by the crop's edge).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import cv2
 import numpy as np
 
 from formreader.imaging.clean import as_uint8, components
-from formreader.imaging.crop_rulings import remove_lines, stroke_width
+from formreader.imaging.crop_rulings import faint_ruling_pieces, remove_lines, stroke_width
 from formreader.imaging.geometry import MaskRect, SourceRect
 
 # Crops are brought to this height before cleaning (up or down): digits then measure 20-120
@@ -259,6 +261,8 @@ def clean_field(gray: np.ndarray, height: int = WORK_HEIGHT) -> CleanField:
     sw = stroke_width(ink)
     ink = _drop_specks(ink, sw)
     kept, lines = remove_lines(ink, stroke=sw)
+    pieces = faint_ruling_pieces(kept, flat, sw)
+    kept, lines = kept & ~pieces, lines | pieces
     kept, edges = drop_edge_marks(kept)
     kept = _drop_specks(kept, sw)
     return CleanField(flat, kept, lines | edges, scale)

@@ -1,5 +1,6 @@
 """Rulings in a field image: the underline, the table's lines, a box's sides, found and taken
-out without the strokes that cross them (:func:`remove_lines`), and the pen width that every
+out without the strokes that cross them (:func:`remove_lines`), the pieces of a ruling too
+faint elsewhere to be ink (:func:`faint_ruling_pieces`), and the pen width that every
 size here is measured in (:func:`stroke_width`). A stage of :func:`formreader.imaging.crop_clean.clean_field`.
 """
 
@@ -230,3 +231,93 @@ def _edge_band(size: int, share: float) -> np.ndarray:
     """A boolean profile that is True within ``share`` of either end."""
     idx = np.arange(size)
     return (idx < share * size) | (idx >= (1.0 - share) * size)
+
+
+def faint_ruling_pieces(mask: np.ndarray, flat: np.ndarray, stroke: float, tilt: float = 0.12, thin: float = 2.0,
+                        reach: float = 1.0, on_line: float = 0.6, contrast: float = 0.2, least: float = 6.0) -> np.ndarray:
+    """The marks of ``mask`` that are the dark stretch of a ruling faint elsewhere: thin (at
+    most ``thin`` pen widths across), straight, upright within ``tilt`` (x per row), and on a
+    line that goes on in the grey ``flat`` (paper light) beyond their ends.
+
+    Why: a column ruling, or the crease where a register's page meets the binding, is often
+    too faint to be ink except for a stretch beside the number; that stretch is as tall as a
+    digit and as straight as a 1, and both readers take it for one ("3" read 13, sure). A
+    written 1 ends where the pen lifted. Beyond each end of the mark, up to ``reach`` of its
+    height, each row is looked at across the line: darker on it than a few pens' widths
+    either side by ``contrast`` of the mark's own darkness (and at least ``least`` grey
+    levels) counts as line. A mark with ``on_line`` of those rows on the line, and far fewer on
+    two parallel lines beside it (paper), is a ruling's piece.
+    """
+    out = np.zeros_like(mask)
+    if not mask.any():
+        return out
+    n, labels, stats = components(mask)
+    dark: np.ndarray | None = None
+    hs, ws, areas = stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_AREA]
+    # From the boxes alone: tall, no wider than a thin line tilted that far, no more ink than it.
+    maybe = (hs >= max(8.0, 4.0 * stroke)) & (ws <= thin * stroke + tilt * hs + 2) & (areas <= thin * stroke * hs)
+    maybe[0] = False
+    for i in np.flatnonzero(maybe):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        line = _straight_line(labels[y : y + h, x : x + w] == i, stroke, tilt, thin)
+        if line is None:
+            continue
+        a, b = line[0] + x - line[1] * y, line[1]  # column = a + b * row, in the crop
+        dark = 255.0 - flat.astype(np.float32) if dark is None else dark
+        if _line_goes_on(dark, a, b, y, y + h, stroke, reach, on_line, contrast, least):
+            out[y : y + h, x : x + w] |= labels[y : y + h, x : x + w] == i
+    return out
+
+
+def _straight_line(mark: np.ndarray, stroke: float, tilt: float, thin: float) -> tuple[float, float] | None:
+    """(column at row 0, columns per row) of a thin straight upright ``mark``; None otherwise."""
+    rows = mark.sum(axis=1)
+    if (rows == 0).any() or np.median(rows) > thin * stroke:
+        return None
+    ys = np.arange(mark.shape[0], dtype=np.float64)
+    centre = (mark * np.arange(mark.shape[1])[None, :]).sum(axis=1) / rows
+    dy = ys - ys.mean()
+    b = float((dy * (centre - centre.mean())).sum() / (dy * dy).sum())
+    a = float(centre.mean() - b * ys.mean())
+    if abs(b) > tilt or np.abs(centre - (a + b * ys)).max() > max(1.5, 0.75 * stroke):
+        return None
+    return float(a), float(b)
+
+
+def _line_goes_on(dark: np.ndarray, a: float, b: float, y0: int, y1: int, stroke: float, reach: float,
+                  on_line: float, contrast: float, least: float) -> bool:
+    """Whether the line column = a + b * row, inked from row y0 to y1, goes on beyond them in
+    ``dark`` (see :func:`faint_ruling_pieces`)."""
+    h, w = dark.shape
+    span = int(round(reach * (y1 - y0)))
+    gap = int(round(stroke)) + 1
+    beyond = np.r_[np.arange(max(0, y0 - span), max(0, y0 - gap)), np.arange(min(h, y1 + gap), min(h, y1 + span))]
+    if beyond.size < 0.5 * (y1 - y0):
+        return False  # too little crop beyond the mark to tell
+    flank = int(round(2 + stroke))
+    beside = 4 * stroke + 5
+
+    def ridge(rows: np.ndarray, shift: float) -> np.ndarray:
+        # Darkness on the line less the paper's a few pens' widths beside it (on either side
+        # that lies in the crop: a ruling at the crop's edge has paper on one side only).
+        cols = np.rint(a + b * rows + shift).astype(int)
+        ok = (cols >= 1) & (cols + 1 < w)
+        rows, cols = rows[ok], cols[ok]
+        on = np.max([dark[rows, cols + d] for d in (-1, 0, 1)], axis=0)
+        side = np.full((6, rows.size), np.inf, np.float32)
+        for k, off in enumerate(s * (flank + d) for s in (-1, 1) for d in (1, 2, 3)):
+            inside = (cols + off >= 0) & (cols + off < w)
+            side[k, inside] = dark[rows[inside], cols[inside] + off]
+        paper = side.min(axis=0)  # the lightest beside: a stroke on one side does not count
+        seen = np.isfinite(paper)
+        return on[seen] - paper[seen]
+
+    own = ridge(np.arange(y0, y1), 0.0)
+    if not own.size:
+        return False
+    level = max(least, contrast * float(np.median(own)))
+    along = ridge(beyond, 0.0)
+    if along.size < 0.5 * beyond.size or np.mean(along >= level) < on_line:
+        return False
+    parallels = [ridge(beyond, s) for s in (-beside, beside)]
+    return all(p.size == 0 or np.mean(p >= level) < 0.5 * on_line for p in parallels)
