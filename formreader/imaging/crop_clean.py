@@ -211,17 +211,19 @@ def _own_level(mask: np.ndarray, dark: np.ndarray, share: float) -> np.ndarray:
     return out
 
 
-def drop_edge_marks(mask: np.ndarray, reach: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def drop_edge_marks(mask: np.ndarray, reach: float = 0.5,
+                    marks: tuple[int, np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The ink without the marks that the crop's edge cut through, and those marks.
 
     A mark touching an edge is kept when it reaches well into the crop (past ``reach`` of the
     way to its centre, as a digit of a tight crop does) and is dropped otherwise: the tail
-    of a neighbour's number, the end of a ruling, a letter of the print below.
+    of a neighbour's number, the end of a ruling, a letter of the print below. ``marks``: the
+    mask's :func:`~formreader.imaging.clean.components`, when the caller has them.
     """
     h, w = mask.shape
     if not mask.any():
         return mask.copy(), np.zeros_like(mask)
-    n, labels, stats = components(mask)
+    n, labels, stats = components(mask) if marks is None else marks
     drop = np.zeros(n, bool)
     for i in range(1, n):
         x, y, cw, ch = (int(v) for v in stats[i, :4])
@@ -261,9 +263,11 @@ def clean_field(gray: np.ndarray, height: int = WORK_HEIGHT) -> CleanField:
     sw = stroke_width(ink)
     ink = _drop_specks(ink, sw)
     kept, lines = remove_lines(ink, stroke=sw)
-    pieces = faint_ruling_pieces(kept, flat, sw)
-    kept, lines = kept & ~pieces, lines | pieces
-    kept, edges = drop_edge_marks(kept)
+    marks: tuple[int, np.ndarray, np.ndarray] | None = components(kept)
+    pieces = faint_ruling_pieces(kept, flat, sw, marks=marks)
+    if pieces.any():  # rare: the marks are counted again without them
+        kept, lines, marks = kept & ~pieces, lines | pieces, None
+    kept, edges = drop_edge_marks(kept, marks=marks)
     kept = _drop_specks(kept, sw)
     return CleanField(flat, kept, lines | edges, scale)
 

@@ -234,7 +234,8 @@ def _edge_band(size: int, share: float) -> np.ndarray:
 
 
 def faint_ruling_pieces(mask: np.ndarray, flat: np.ndarray, stroke: float, tilt: float = 0.12, thin: float = 2.0,
-                        reach: float = 1.0, on_line: float = 0.6, contrast: float = 0.2, least: float = 6.0) -> np.ndarray:
+                        marks: tuple[int, np.ndarray, np.ndarray] | None = None, reach: float = 1.0,
+                        on_line: float = 0.6, contrast: float = 0.2, least: float = 6.0) -> np.ndarray:
     """The marks of ``mask`` that are the dark stretch of a ruling faint elsewhere: thin (at
     most ``thin`` pen widths across), straight, upright within ``tilt`` (x per row), and on a
     line that goes on in the grey ``flat`` (paper light) beyond their ends.
@@ -246,12 +247,13 @@ def faint_ruling_pieces(mask: np.ndarray, flat: np.ndarray, stroke: float, tilt:
     height, each row is looked at across the line: darker on it than a few pens' widths
     either side by ``contrast`` of the mark's own darkness (and at least ``least`` grey
     levels) counts as line. A mark with ``on_line`` of those rows on the line, and far fewer on
-    two parallel lines beside it (paper), is a ruling's piece.
+    two parallel lines beside it (paper), is a ruling's piece. ``marks``: the mask's
+    :func:`~formreader.imaging.clean.components`, when the caller has them.
     """
     out = np.zeros_like(mask)
     if not mask.any():
         return out
-    n, labels, stats = components(mask)
+    n, labels, stats = components(mask) if marks is None else marks
     dark: np.ndarray | None = None
     hs, ws, areas = stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_AREA]
     # From the boxes alone: tall, no wider than a thin line tilted that far, no more ink than it.

@@ -492,8 +492,8 @@ def test_a_bold_digit_in_a_tight_crop_is_read(check_strings, recognizer, index) 
 def test_straight_strokes_near_the_ends_of_a_long_number_are_no_ruling(check_strings, recognizer, index) -> None:
     """A long number's crop is several times as wide as high: a fifth of its width from the
     edge, where a column ruling's piece would lie, holds whole digits, and the straight stroke
-    of a 1 or a 7 among them is as tall as that piece. It is read, not dropped (both read one
-    digit short, ok, when the side band was a share of the width alone)."""
+    of a 1 or a 7 among them is as tall as that piece. It is read, not dropped (with a side band
+    of a share of the width alone, both would read one digit short, ok)."""
     gray, text = _check_string_crop(check_strings, index)
     (f,) = read_field_images([gray], recognizer)
     assert f.value == "".join(c for c in text if c.isdigit()), (f.value, f.reason)
@@ -501,8 +501,8 @@ def test_straight_strokes_near_the_ends_of_a_long_number_are_no_ruling(check_str
 
 @pytest.mark.parametrize("index", [167, 833])  # "015.238.532" and "618306.33"
 def test_a_digit_broken_in_pieces_does_not_split_the_number(check_strings, recognizer, index) -> None:
-    """A faint digit that came out in pieces, none of them digit-high, left a gap wider than the
-    number's spacing: the number was cut in two there and the part with less ink dropped as
+    """A faint digit that comes out in pieces, none of them digit-high, leaves a gap wider than
+    the number's spacing: cut in two there, the number would lose the part with less ink as
     'marks apart' ("618306.33" read 618). The pieces on the number's line close the gap."""
     gray, text = _check_string_crop(check_strings, index)
     (f,) = read_field_images([gray], recognizer)
@@ -512,8 +512,9 @@ def test_a_digit_broken_in_pieces_does_not_split_the_number(check_strings, recog
 @pytest.mark.parametrize("index", [686, 727])  # "780480252" and "9456484", underlined in part
 def test_digits_stuck_to_a_short_underline_are_read(check_strings, recognizer, index) -> None:
     """An underline under part of a number, shorter than half the crop, is no ruling to the
-    cleaning: the digits on it came out as one flat mark and were left out (read 7804852 and
-    94484). Its straight run is taken out, the strokes crossing it kept, and the digits read."""
+    cleaning: the digits on it come out joined to it as one flat mark, which is no digit (the
+    numbers would read 7804852 and 94484). Its straight run is taken out, the strokes crossing
+    it kept, and the digits read."""
     gray, text = _check_string_crop(check_strings, index)
     (f,) = read_field_images([gray], recognizer)
     assert f.value == text, (f.value, f.reason)
