@@ -202,10 +202,14 @@ def read_files(files: Sequence[str | os.PathLike[str]], job: ReadJob, model: obj
 
 
 def _groups(count: int, workers: int, most: int = GROUP) -> Iterator[range]:
-    """The files' indices in groups of up to ``most`` for the workers; smaller in a short
-    batch, so that every worker gets about four groups."""
-    size = max(1, min(most, count // (4 * workers)))
-    return (range(i, min(count, i + size)) for i in range(0, count, size))
+    """The files' indices in groups for the workers: up to ``most`` files, and at most an
+    eighth of a worker's share of the files still to come, so that groups shrink towards the
+    end of the batch and no worker is left alone with a long last group of pages."""
+    start = 0
+    while start < count:
+        size = max(1, min(most, (count - start) // (8 * workers)))
+        yield range(start, start + size)
+        start += size
 
 
 def read_group(paths: Sequence[str], recognizer: Recognizer, job: ReadJob, sources: Sequence[str],

@@ -95,7 +95,8 @@ def test_workers_read_groups_and_a_group_that_kills_its_worker_is_read_file_by_f
     assert "worker process died while reading this file" in lost.pages[0].error
 
 
-def test_groups_spread_a_short_batch_over_the_workers() -> None:
+def test_groups_shrink_towards_the_end_of_a_batch() -> None:
     assert [len(g) for g in files._groups(10, 2)] == [1] * 10
-    assert [len(g) for g in files._groups(200, 2)] == [16] * 12 + [8]
-    assert [i for g in files._groups(37, 2) for i in g] == list(range(37))
+    sizes = [len(g) for g in files._groups(500, 2)]
+    assert sizes[:5] == [16] * 5 and sizes == sorted(sizes, reverse=True) and sizes[-10:] == [1] * 10
+    assert [i for g in files._groups(500, 2) for i in g] == list(range(500))
