@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -78,8 +78,13 @@ def dask_client(scheduler: str, allowed_failures: int = 1) -> Iterator[Any]:
 
 
 def cluster_map(fn: Callable[[T], R], items: Iterable[T], scheduler: str, *, on_crash: Callable[[T], R],
-                window: int | None = None, allowed_failures: int = 1) -> Iterator[R]:
-    """``fn(item)`` for every item, in input order, on the Dask cluster ``scheduler``."""
+                window: int | None = None, allowed_failures: int = 1,
+                split: Callable[[T], Sequence[T]] | None = None) -> Iterator[R]:
+    """``fn(item)`` for every item, in input order, on the Dask cluster ``scheduler``.
+
+    ``split``: for items that are groups (``fn`` returns a list), the parts of a group whose
+    workers died; they are run again one at a time and the group's result is theirs joined, so
+    that only the part that kills its worker is answered with ``on_crash``."""
     with dask_client(scheduler, allowed_failures) as client:
         from distributed.scheduler import KilledWorker
 
@@ -96,10 +101,27 @@ def cluster_map(fn: Callable[[T], R], items: Iterable[T], scheduler: str, *, on_
                 try:
                     result = future.result()
                 except KilledWorker:
-                    result = on_crash(item)
+                    parts = split(item) if split is not None else [item]
+                    result = on_crash(item) if len(parts) <= 1 else _one_by_one(client, fn, parts, on_crash)
                 finally:
                     future.release()
                 yield result
         finally:
             for _, future in pending:
                 future.cancel()
+
+
+def _one_by_one(client: Any, fn: Callable[[T], Any], parts: Sequence[T], on_crash: Callable[[T], Any]) -> Any:
+    """The joined results of ``parts``, each run alone (see :func:`cluster_map`'s ``split``)."""
+    from distributed.scheduler import KilledWorker
+
+    out: list = []
+    for part in parts:
+        future = client.submit(fn, part, pure=False)
+        try:
+            out.extend(future.result())
+        except KilledWorker:
+            out.extend(on_crash(part))
+        finally:
+            future.release()
+    return out

@@ -182,14 +182,17 @@ def read_files(files: Sequence[str | os.PathLike[str]], job: ReadJob, model: obj
 
         stems[:] = overlay_stems(files)
     workers = min(workers, len(files))  # no idle processes for a short batch
+    paths = [os.fspath(p) for p in files]
     if scheduler is not None:
         from formreader.driver.cluster import cluster_map
 
         model_path = model_file(model)
-        tasks = (_FileTask(os.fspath(p), source, job, model_path, stem) for p, source, stem in zip(files, names, stems))
-        yield from cluster_map(_read_file_task, tasks, scheduler, on_crash=_crashed)
+        # the cluster's size is unknown here: groups sized as for one worker, shrinking at the end
+        groups = (_GroupTask(tuple(paths[i] for i in g), tuple(names[i] for i in g), tuple(stems[i] for i in g), job,
+                             model_path) for g in _groups(len(files), 1))
+        for results in cluster_map(_read_group_task, groups, scheduler, on_crash=_crashed_alone, split=_alone):
+            yield from results
         return
-    paths = [os.fspath(p) for p in files]
     if workers <= 1:
         recognizer = recognizer_of(model)
         yield from read_group(paths, recognizer, job, names, stems)
@@ -326,22 +329,9 @@ def _save_overlay(gray: np.ndarray, result: PageResult, job: ReadJob, stem: str)
 
 
 @dataclass(frozen=True)
-class _FileTask:
-    path: str
-    source: str
-    job: ReadJob
-    model_path: str
-    overlay_stem: str | None
-
-
-def _read_file_task(task: _FileTask) -> FileResult:
-    """Runs in a worker process: the model is loaded on the first task and cached after."""
-    recognizer = _worker_recognizer(task.model_path)
-    return _file_result(read_file(task.path, recognizer, task.job, task.source, task.overlay_stem))
-
-
-@dataclass(frozen=True)
 class _GroupTask:
+    """Files a worker reads as one task (see :func:`_groups`)."""
+
     paths: tuple[str, ...]
     sources: tuple[str, ...]
     stems: tuple[str | None, ...]
@@ -350,9 +340,23 @@ class _GroupTask:
 
 
 def _read_group_task(group: _GroupTask) -> list[FileResult]:
-    """Runs in a worker process: :func:`read_group` with the worker's cached model."""
+    """Runs in a worker process: :func:`read_group`; the model is loaded on the first task and
+    cached after."""
     recognizer = _worker_recognizer(group.model_path)
     return list(read_group(group.paths, recognizer, group.job, group.sources, group.stems))
+
+
+def _alone(group: _GroupTask) -> list[_GroupTask]:
+    """The group's files, each a group of its own."""
+    return [_GroupTask((p,), (s,), (t,), group.job, group.model_path)
+            for p, s, t in zip(group.paths, group.sources, group.stems)]
+
+
+def _crashed_alone(group: _GroupTask) -> list[FileResult]:
+    """The results of a group of one file whose worker died."""
+    return [FileResult([PageResult(source, 1, error=f"{source}: the worker process died while reading this file "
+                                                    "(out of memory, or a decoder crash)")])
+            for source in group.sources]
 
 
 def _crashed_group(group: _GroupTask, workers: int) -> list[FileResult]:
@@ -361,16 +365,9 @@ def _crashed_group(group: _GroupTask, workers: int) -> list[FileResult]:
     from formreader.driver.batch import ordered_map
 
     if len(group.paths) == 1:
-        return [_crashed(_FileTask(group.paths[0], group.sources[0], group.job, group.model_path, group.stems[0]))]
-    alone = (_GroupTask((p,), (s,), (t,), group.job, group.model_path)
-             for p, s, t in zip(group.paths, group.sources, group.stems))
-    done = ordered_map(_read_group_task, alone, workers, on_crash=partial(_crashed_group, workers=workers))
+        return _crashed_alone(group)
+    done = ordered_map(_read_group_task, _alone(group), workers, on_crash=partial(_crashed_group, workers=workers))
     return [r for results in done for r in results]
-
-
-def _crashed(task: _FileTask) -> FileResult:
-    return FileResult([PageResult(task.source, 1, error=f"{task.source}: the worker process died while reading "
-                                                        "this file (out of memory, or a decoder crash)")])
 
 
 def _worker_recognizer(model_path: str) -> Recognizer:

@@ -69,6 +69,19 @@ def test_a_worker_that_dies_loses_no_item_and_a_poison_item_is_one_error(tmp_pat
     assert got == [0, 1, -1, 9, 16]
 
 
+def _group_dies_on_two(group: tuple[int, ...]) -> list[int]:
+    if 2 in group:
+        os._exit(1)
+    return [n * n for n in group]
+
+
+def test_a_group_that_kills_its_workers_is_run_again_part_by_part(tmp_path: Path) -> None:
+    groups = [(0, 1), (2, 3, 4), (5,)]
+    got = list(cluster_map(_group_dies_on_two, groups, "local:2", on_crash=lambda g: [-1] * len(g),
+                           split=lambda g: [(n,) for n in g]))
+    assert got == [[0, 1], [-1, 9, 16], [25]]  # only the part that kills its worker is lost
+
+
 @pytest.mark.parametrize("bad", ["local:0", "local:x", "localhost", "tcp://"])
 def test_a_bad_scheduler_is_a_usage_error(bad: str, tmp_path: Path) -> None:
     with pytest.raises(SchedulerError):
