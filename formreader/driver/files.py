@@ -288,7 +288,8 @@ def _read_together(run: list[tuple[int, PageImage]], recognizer: Recognizer, job
         found = None
     for k, (i, page) in enumerate(run):
         if found is None:
-            yield _file_result(_read_pages(iter([page]), recognizer, job, sources[i], stems[i], os.fspath(Path(paths[i]))))
+            local = os.fspath(Path(paths[i]))
+            yield _file_result(_read_pages(iter([page]), recognizer, job, sources[i], stems[i], local))
             continue
         height, width = page.gray.shape
         result = PageResult(sources[i], page.number, width, height, found[k], layout="field", rotation=0)

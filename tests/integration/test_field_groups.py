@@ -68,7 +68,8 @@ def test_runs_of_crops_read_together_give_what_each_reads_alone(folder, alone, r
 
 def test_a_failure_in_a_run_costs_only_the_crop_that_caused_it(folder, alone, recognizer, monkeypatch) -> None:
     bad_shape = cv2.imread(str(folder[6]), cv2.IMREAD_GRAYSCALE).shape
-    assert all(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE).shape != bad_shape for p in folder[:2] + folder[3:4] + folder[7:])
+    others = folder[:2] + folder[3:4] + folder[7:]
+    assert all(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE).shape != bad_shape for p in others)
     real = zones.read_field_pages
 
     def fails_on_one(grays, *args, **kwargs):
