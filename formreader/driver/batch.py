@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -76,6 +76,7 @@ def ordered_map(
     *,
     on_crash: Callable[[T], R],
     window: int | None = None,
+    split: Callable[[T], Sequence[T]] | None = None,
 ) -> Iterator[R]:
     """``fn(item)`` for every item, in input order, in ``workers`` spawned processes.
 
@@ -84,6 +85,9 @@ def ordered_map(
     batch pointless, such as a missing model; per-item problems belong in ``fn``'s result). If
     a worker process dies, the items that were in flight are retried one at a time in fresh
     workers, and the one that kills its worker again is answered with ``on_crash(item)``.
+    ``split``: for items that are groups (``fn`` returns a list), the parts of such a group;
+    they are run one at a time and the group's result is theirs joined, so that only the part
+    that kills its worker is answered with ``on_crash``.
     With ``workers <= 1`` everything runs in this process, in order, with no pool at all.
 
     Kept in one piece: the pool, the window of pages in flight and the handling of a dead worker
@@ -105,6 +109,34 @@ def ordered_map(
     pending: deque[tuple[T, Future[R]]] = deque()
     crashes = 0  # consecutive items whose worker died
     pool = new_pool()
+
+    def crashed() -> None:
+        """Count a worker that died on its one item, and start a fresh pool."""
+        nonlocal crashes, pool
+        crashes += 1
+        if crashes >= MAX_CRASHES_IN_A_ROW:
+            raise FormreaderError(f"worker processes died on {crashes} inputs in a row; the problem is "
+                                  "not one bad file: run with --workers 1 to see it") from None
+        pool.shutdown(wait=False, cancel_futures=True)
+        pool = new_pool()
+
+    def alone(item: T) -> Any:
+        """The result of an item whose worker died again when run alone: its parts' (``split``)."""
+        nonlocal crashes
+        parts = split(item) if split is not None else [item]
+        if len(parts) <= 1:
+            return on_crash(item)
+        out: list[Any] = []
+        for part in parts:
+            try:
+                got: Any = _submit(pool, fn, part).result()
+                crashes = 0
+            except BrokenProcessPool:
+                crashed()
+                got = on_crash(part)
+            out.extend(got)
+        return out
+
     try:
         while True:
             top_up(pending, source, window, lambda it: _submit(pool, fn, it))
@@ -123,14 +155,8 @@ def ordered_map(
                         result = _submit(pool, fn, suspect).result()
                         crashes = 0
                     except BrokenProcessPool:
-                        crashes += 1
-                        if crashes >= MAX_CRASHES_IN_A_ROW:
-                            raise FormreaderError(
-                                f"worker processes died on {crashes} inputs in a row; the problem is "
-                                "not one bad file: run with --workers 1 to see it") from None
-                        pool.shutdown(wait=False, cancel_futures=True)
-                        pool = new_pool()
-                        result = on_crash(suspect)
+                        crashed()
+                        result = alone(suspect)
                     yield result
                 continue
             crashes = 0

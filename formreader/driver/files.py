@@ -18,7 +18,6 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -166,7 +165,8 @@ def read_files(files: Sequence[str | os.PathLike[str]], job: ReadJob, model: obj
     images are read together (:func:`read_group`). ``workers > 1`` reads groups of files
     (:func:`_groups`) in that many spawned processes (each loads the model once); at most
     ``2 * workers`` groups are in flight, so memory stays flat however long the batch, and the
-    output is the same as with one worker. ``scheduler`` (``local:N`` or a Dask scheduler's
+    output is the same as with one worker. A group whose worker dies twice is read again one
+    file per task, so that only the file that kills its worker becomes an error. ``scheduler`` (``local:N`` or a Dask scheduler's
     address) reads them on a Dask cluster instead (:mod:`formreader.driver.cluster`), with the
     same output again; the files must be where the workers can open them by the same path.
 
@@ -183,24 +183,20 @@ def read_files(files: Sequence[str | os.PathLike[str]], job: ReadJob, model: obj
         stems[:] = overlay_stems(files)
     workers = min(workers, len(files))  # no idle processes for a short batch
     paths = [os.fspath(p) for p in files]
-    if scheduler is not None:
-        from formreader.driver.cluster import cluster_map
-
-        model_path = model_file(model)
-        # the cluster's size is unknown here: groups sized as for one worker, shrinking at the end
-        groups = (_GroupTask(tuple(paths[i] for i in g), tuple(names[i] for i in g), tuple(stems[i] for i in g), job,
-                             model_path) for g in _groups(len(files), 1))
-        for results in cluster_map(_read_group_task, groups, scheduler, on_crash=_crashed_alone, split=_alone):
-            yield from results
-        return
-    if workers <= 1:
-        recognizer = recognizer_of(model)
-        yield from read_group(paths, recognizer, job, names, stems)
+    if scheduler is None and workers <= 1:
+        yield from read_group(paths, recognizer_of(model), job, names, stems)
         return
     model_path = model_file(model)
+    # a cluster's size is unknown here: its groups are sized as for one worker
     groups = (_GroupTask(tuple(paths[i] for i in g), tuple(names[i] for i in g), tuple(stems[i] for i in g), job,
-                         model_path) for g in _groups(len(files), workers))
-    for results in ordered_map(_read_group_task, groups, workers, on_crash=partial(_crashed_group, workers=workers)):
+                         model_path) for g in _groups(len(files), workers if scheduler is None else 1))
+    if scheduler is None:
+        done = ordered_map(_read_group_task, groups, workers, on_crash=_crashed_alone, split=_alone)
+    else:
+        from formreader.driver.cluster import cluster_map
+
+        done = cluster_map(_read_group_task, groups, scheduler, on_crash=_crashed_alone, split=_alone)
+    for results in done:
         yield from results
 
 
@@ -354,21 +350,11 @@ def _alone(group: _GroupTask) -> list[_GroupTask]:
 
 
 def _crashed_alone(group: _GroupTask) -> list[FileResult]:
-    """The results of a group of one file whose worker died."""
+    """The results of a group whose worker died on it alone (a group of one file, split by
+    the executor)."""
     return [FileResult([PageResult(source, 1, error=f"{source}: the worker process died while reading this file "
                                                     "(out of memory, or a decoder crash)")])
             for source in group.sources]
-
-
-def _crashed_group(group: _GroupTask, workers: int) -> list[FileResult]:
-    """A group whose worker died twice: its files read again one per task, so that only the
-    file that kills its worker is lost."""
-    from formreader.driver.batch import ordered_map
-
-    if len(group.paths) == 1:
-        return _crashed_alone(group)
-    done = ordered_map(_read_group_task, _alone(group), workers, on_crash=partial(_crashed_group, workers=workers))
-    return [r for results in done for r in results]
 
 
 def _worker_recognizer(model_path: str) -> Recognizer:

@@ -171,6 +171,19 @@ def test_a_worker_crash_costs_only_the_item_that_caused_it() -> None:
     assert out == [0, 10, 20, -3, 40, 50, 60]
 
 
+def group_dies_on_two(group: tuple[int, ...]) -> list[int]:
+    if 2 in group:
+        os._exit(9)
+    return [n * n for n in group]
+
+
+def test_a_group_that_kills_its_worker_is_run_again_part_by_part() -> None:
+    groups = [(0, 1), (2, 3, 4), (5,)]
+    out = list(ordered_map(group_dies_on_two, groups, workers=2, on_crash=lambda g: [-1] * len(g),
+                           split=lambda g: [(n,) for n in g]))
+    assert out == [[0, 1], [-1, 9, 16], [25]]  # only the part that kills its worker is lost
+
+
 def test_ordered_map_reads_its_input_lazily() -> None:
     pulled = []
 

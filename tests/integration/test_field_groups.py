@@ -89,10 +89,10 @@ def test_workers_read_groups_and_a_group_that_kills_its_worker_is_read_file_by_f
     assert _pages(read_files(folder, ReadJob(), model, workers=2)) == alone
     crops = [str(p) for p in folder[:2]]
     group = files._GroupTask(tuple(crops), tuple(crops), (None, None), ReadJob(), model)
-    # what the driver answers once a group's worker died twice: each file in a worker of its own
-    assert _pages(files._crashed_group(group, workers=2)) == alone[:2]
-    one = files._GroupTask(tuple(crops[:1]), tuple(crops[:1]), (None,), ReadJob(), model)
-    (lost,) = files._crashed_group(one, workers=2)
+    # what the executors run once a group's worker died twice: each file as a group of its own
+    parts = files._alone(group)
+    assert _pages([r for part in parts for r in files._read_group_task(part)]) == alone[:2]
+    (lost,) = files._crashed_alone(parts[0])
     assert "worker process died while reading this file" in lost.pages[0].error
 
 
