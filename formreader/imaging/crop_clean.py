@@ -33,6 +33,13 @@ WORK_HEIGHT = 160
 MAX_WORK_WIDTH = 1600
 # A crop whose grey levels span less than this holds no writing (an empty or all-black crop).
 MIN_CONTRAST = 24
+# The least darkness below the paper taken as ink, as a share of the paper level, in a crop
+# whose range reaches black (:func:`crop_contrast` scales it).
+MIN_INK_CONTRAST = 0.1
+# A crop whose darkest pixels lie less than this share of the paper level below it is a faded
+# scan: its ink floor shrinks with its range. Darker than that, any pen on any paper keeps the
+# floor as it is.
+FADED = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,8 @@ class CleanField:
     shear: float = 0.0
     shear_pad: int = 0
     shear_centre: float = 0.0
+    # The crop's own range (:func:`crop_contrast`); a closer look at part of the crop keeps it.
+    contrast: float = 1.0
 
     def to_source(self, rect: MaskRect, size: tuple[int, int]) -> SourceRect:
         """A working-pixel rectangle as the source-pixel rectangle that holds it, within ``size``."""
@@ -158,7 +167,25 @@ def _inner(mask: np.ndarray) -> np.ndarray:
     return keep.take(labels.astype(np.intp))
 
 
-def ink_mask(flat: np.ndarray, min_contrast: float = 0.1, noise_sigmas: float = 4.0,
+def crop_contrast(gray: np.ndarray, paper: float = 0.9, darkest: float = 0.001, least: float = 0.05) -> float:
+    """How far a paper-light crop's darkest pixels (its ``darkest`` quantile) lie below its paper
+    (its ``paper`` quantile), as a share of the paper's level: ~1 for black ink or a black scanner
+    bed on white, ~0.3 for a faded or low-contrast scan whose blackest is a light grey; at least
+    ``least``.
+
+    Why: :func:`ink_mask`'s floor is a share of the paper level. Made for ink that reaches black,
+    it lies below every stroke of a faded scan (grey levels 170-255: half the crops read nothing),
+    so :func:`clean_field` lowers it on a crop whose contrast is under FADED. Only there: a pale
+    pen on a crop without a scanner bed is not a faded scan, and a lower floor lets its paper
+    grain in as marks.
+    """
+    if gray.size == 0:
+        return 1.0
+    level = _rank(gray, paper)
+    return float(min(1.0, max(least, (level - _rank(gray, darkest)) / max(level, 1.0))))
+
+
+def ink_mask(flat: np.ndarray, min_contrast: float = MIN_INK_CONTRAST, noise_sigmas: float = 4.0,
              strong: float = 1.6, own_level: float = 0.4) -> np.ndarray:
     """Ink of a flattened crop, by hysteresis: pixels darker than the paper by more than its
     noise (``noise_sigmas`` robust standard deviations, at least ``min_contrast`` of the paper
@@ -243,8 +270,13 @@ def drop_edge_marks(mask: np.ndarray, reach: float = 0.5,
     return mask & ~dropped, mask & dropped
 
 
-def clean_field(gray: np.ndarray, height: int = WORK_HEIGHT) -> CleanField:
-    """A field image (uint8 grey, either polarity) brought to ``height`` rows and cleaned."""
+def clean_field(gray: np.ndarray, height: int = WORK_HEIGHT, contrast: float | None = None) -> CleanField:
+    """A field image (uint8 grey, either polarity) brought to ``height`` rows and cleaned.
+
+    ``contrast``: the :func:`crop_contrast` the ink threshold scales with; by default the
+    crop's own. A closer look at part of a crop passes the whole crop's: the part may hold no
+    scanner bed or black ruling, and its range alone would tell a black pen from a faded scan.
+    """
     gray = np.ascontiguousarray(gray, np.uint8)
     if gray.size == 0:
         blank = np.zeros(gray.shape, bool)
@@ -259,7 +291,9 @@ def clean_field(gray: np.ndarray, height: int = WORK_HEIGHT) -> CleanField:
         blank = np.zeros(work.shape, bool)
         return CleanField(np.full(work.shape, 255, np.uint8), blank, blank, scale)
     flat = flatten(work)
-    ink = ink_mask(flat)
+    if contrast is None:
+        contrast = crop_contrast(work)
+    ink = ink_mask(flat, min_contrast=MIN_INK_CONTRAST * min(1.0, contrast / FADED))
     sw = stroke_width(ink)
     ink = _drop_specks(ink, sw)
     kept, lines = remove_lines(ink, stroke=sw)
@@ -269,7 +303,7 @@ def clean_field(gray: np.ndarray, height: int = WORK_HEIGHT) -> CleanField:
         kept, lines, marks = kept & ~pieces, lines | pieces, None
     kept, edges = drop_edge_marks(kept, marks=marks)
     kept = _drop_specks(kept, sw)
-    return CleanField(flat, kept, lines | edges, scale)
+    return CleanField(flat, kept, lines | edges, scale, contrast=contrast)
 
 
 def _drop_specks(mask: np.ndarray, stroke: float, area: float = 1.0) -> np.ndarray:
