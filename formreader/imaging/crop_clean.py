@@ -8,7 +8,7 @@ never pixels of one source, so a 40 px box and a 600 px cheque amount go through
 
 Stages, in the order :func:`clean_field` runs them: :func:`paper_light` (either polarity),
 :func:`flatten` (the paper's brightness divided out: shadows, stains, the scanner bed),
-:func:`ink_mask` (threshold on the flattened grey),
+:func:`ink_mask` (threshold on the flattened grey; its floor lower on a faded scan, :func:`crop_contrast`),
 :func:`~formreader.imaging.crop_rulings.remove_lines` (long straight rulings,
 keeping the strokes that cross them), :func:`~formreader.imaging.crop_rulings.faint_ruling_pieces`
 (a ruling's stretch dark enough to be ink where the rest of it is not),
