@@ -275,7 +275,7 @@ def _cleaned(gray: np.ndarray, digit_height: float = DIGIT_PX) -> tuple[CleanFie
     roi = gray[y0:y1, x0:x1]
     enlarge = min(MAX_ENLARGE, digit_height / dh)
     height = max(1, int(round(roi.shape[0] * s * enlarge)))
-    again = dataclasses.replace(clean_field(roi, height, contrast=cleaned.contrast), origin=(x0, y0))
+    again = dataclasses.replace(clean_field(roi, height, cleaned.contrast, cleaned.inverted), origin=(x0, y0))
     found = select_number(again.mask)
     # A note of the first look stands unless the closer look counted the same kind again.
     kinds = {n.split(" ", 1)[1] for n in found.notes}
