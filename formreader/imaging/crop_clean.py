@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from formreader.imaging.clean import as_uint8, components
+from formreader.imaging.clean import as_uint8, components, histogram
 from formreader.imaging.crop_rulings import faint_ruling_pieces, remove_lines, stroke_width
 from formreader.imaging.geometry import MaskRect, SourceRect
 
@@ -92,11 +92,11 @@ def paper_light(gray: np.ndarray, clear: float = 0.1, stroke: float = 0.03,
     ``stroke`` of its height, at least ``floor`` of its grey range deep, noise being shallower)
     that is light on dark (a white top-hat against a black one) is added, and the crop is
     inverted when the two shares add up to more than one. The shares of the inverted crop add
-    up to two minus those of the crop, so exactly one polarity comes out paper-light. On the
-    development crops and their negatives, the dark share alone read 23% of the negatives as
-    positives; with the thin cue, 4 of 4,812 either way (:func:`clean_field` tries the other
-    polarity where the chosen one holds no ink), where the photo reader's
-    :func:`~formreader.imaging.photo.ink_is_dark` in its place gets 42 wrong.
+    up to two minus those of the crop, so exactly one polarity comes out paper-light. Why the
+    second cue: on the development crops and their negatives, the dark share alone misjudges
+    23% of the negatives; both cues misjudge 4 of 4,812 either way (and :func:`clean_field`
+    tries the other polarity where the chosen one holds no ink), the photo reader's
+    :func:`~formreader.imaging.photo.ink_is_dark` 42.
     """
     if gray.size == 0 or int(gray.max()) == int(gray.min()):
         return gray, False
@@ -122,10 +122,12 @@ def _light_thin_share(gray: np.ndarray, stroke: float, floor: float) -> float:
     return sums[0] / (sums[0] + sums[1]) if sums[0] + sums[1] > 0 else 0.5
 
 
-def _rank(gray: np.ndarray, q: float, above: int = -1) -> float:
+def _rank(gray: np.ndarray, q: float, above: int = -1, hist: np.ndarray | None = None) -> float:
     """The grey level at quantile ``q`` (by rank) of a uint8 image's pixels brighter than
-    ``above``, from its histogram (no sort); 255 when there are none."""
-    hist = cv2.calcHist([np.ascontiguousarray(gray)], [0], None, [256], [0, 256]).ravel()
+    ``above``, from its histogram (no sort; ``hist``: :func:`~formreader.imaging.clean.histogram`
+    of ``gray``, when the caller has it); 255 when there are none."""
+    hist = (cv2.calcHist([np.ascontiguousarray(gray)], [0], None, [256], [0, 256]).ravel() if hist is None
+            else hist.copy())
     hist[: above + 1] = 0
     total = float(hist.sum())
     if total == 0:
@@ -200,16 +202,18 @@ def crop_contrast(gray: np.ndarray, paper: float = 0.9, darkest: float = 0.001, 
     bed on white, ~0.3 for a faded or low-contrast scan whose blackest is a light grey; at least
     ``least``.
 
-    Why: :func:`ink_mask`'s floor is a share of the paper level. Made for ink that reaches black,
-    it lies below every stroke of a faded scan (grey levels 170-255: 52.5% of the development
-    crops read right, against 87.2% as scanned), so :func:`clean_field` lowers it on a crop
-    whose contrast is under FADED. Only there: a pale pen on a crop without a scanner bed is not
-    a faded scan, and a lower floor lets its paper grain in as marks.
+    Why: :func:`ink_mask`'s floor is a share of the paper level. Set for ink that reaches black,
+    it would lie below every stroke of a faded scan (grey levels 170-255: 52.5% of the
+    development crops right at that floor, 80.0% at the lowered one, 87.2% as scanned), so
+    :func:`clean_field` lowers it on a crop whose contrast is under FADED. Only there: a pale
+    pen on a crop without a scanner bed is not a faded scan, and a lower floor lets its paper
+    grain in as marks.
     """
     if gray.size == 0:
         return 1.0
-    level = _rank(gray, paper)
-    return float(min(1.0, max(least, (level - _rank(gray, darkest)) / max(level, 1.0))))
+    hist = histogram(gray)
+    level = _rank(gray, paper, hist=hist)
+    return float(min(1.0, max(least, (level - _rank(gray, darkest, hist=hist)) / max(level, 1.0))))
 
 
 def ink_mask(flat: np.ndarray, min_contrast: float = MIN_INK_CONTRAST, noise_sigmas: float = 4.0,
@@ -317,11 +321,14 @@ def clean_field(gray: np.ndarray, height: int = WORK_HEIGHT, contrast: float | N
     size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     work = cv2.resize(gray, size, interpolation=interp) if size != (w, h) else gray
+    if int(work.max()) - int(work.min()) < MIN_CONTRAST:  # one grey: nothing written
+        blank = np.zeros(work.shape, bool)
+        return CleanField(np.full(work.shape, 255, np.uint8), blank, blank, scale)
     if inverted is not None:
         return _clean(255 - work if inverted else work, scale, contrast, inverted)
     light, flipped = paper_light(work)
     cleaned = _clean(light, scale, contrast, flipped)
-    if not cleaned.mask.any() and int(work.max()) - int(work.min()) >= MIN_CONTRAST:
+    if not cleaned.mask.any():
         other = _clean(255 - light, scale, contrast, not flipped)
         if other.mask.any():
             return other
@@ -329,10 +336,7 @@ def clean_field(gray: np.ndarray, height: int = WORK_HEIGHT, contrast: float | N
 
 
 def _clean(work: np.ndarray, scale: float, contrast: float | None, inverted: bool) -> CleanField:
-    """:func:`clean_field` of a paper-light crop at its working size."""
-    if int(work.max()) - int(work.min()) < MIN_CONTRAST:  # one grey: nothing written
-        blank = np.zeros(work.shape, bool)
-        return CleanField(np.full(work.shape, 255, np.uint8), blank, blank, scale, inverted=inverted)
+    """:func:`clean_field` of a paper-light crop at its working size, with some contrast."""
     flat = flatten(work)
     if contrast is None:
         contrast = crop_contrast(work)
