@@ -60,7 +60,8 @@ TRAINING_STACK = {"tensorflow", "keras", "matplotlib", "onnx"}
 
 def handle_errors(func: F) -> F:
     """Exit codes: 0 all read, 1 some pages failed, 2 usage/config, 3 an output could not be
-    written, 70 internal error (traceback with --verbose), 130 interrupted."""
+    written, 70 internal error (traceback with --verbose), 130 interrupted, 141 the reader of
+    stdout went away."""
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -69,6 +70,9 @@ def handle_errors(func: F) -> F:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             fail("interrupted", ExitCode.INTERRUPTED)
+        except BrokenPipeError:  # the reader of stdout is gone (`| head`): stop quietly, as a shell tool does
+            _quiet_stdout()
+            raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
         except (typer.Exit, typer.Abort, SystemExit, _UsageBase):
             raise  # typer's own usage errors (exit 2) and exits
         except ModuleNotFoundError as exc:
@@ -83,6 +87,16 @@ def handle_errors(func: F) -> F:
                  ExitCode.INTERNAL)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so that flushing it at exit raises no second error."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file behind stdout (a test's buffer)
+        pass
 
 
 class OutputFormat(str, Enum):

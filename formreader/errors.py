@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     OUTPUT = 3  # an output could not be written
     INTERNAL = 70  # a bug (EX_SOFTWARE): one line, the traceback with --verbose
     INTERRUPTED = 130  # Ctrl-C or SIGTERM
+    BROKEN_PIPE = 141  # stdout closed by its reader (`| head`): 128 + SIGPIPE, as a shell reports it
 
 
 class FormreaderError(Exception):

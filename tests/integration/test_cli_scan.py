@@ -310,3 +310,17 @@ def test_interrupt_keeps_what_was_read_and_exits_130(batch, fake_scanner, monkey
     assert result.exit_code == 130 and "interrupted after 1 of 2 file(s)" in result.output
     pages = json.loads(out.read_text())["pages"]  # a complete document of what was read
     assert [Path(p["source"]).name for p in pages] == ["a.png"]
+
+
+def test_a_reader_that_stops_early_ends_the_scan_quietly() -> None:
+    # `formreader scan samples/ --format csv | head -1`: the real shipped samples, streamed; once
+    # the reader has closed the pipe, the next row ends the run with 141 (as a shell reports a
+    # SIGPIPE) and no "internal error".
+    samples = Path(__file__).resolve().parents[2] / "samples"
+    proc = subprocess.Popen([sys.executable, "-m", "formreader.cli", "scan", str(samples), "--format", "csv",
+                             "--model", str(SHIPPED_MODEL)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline().startswith(b"source,page,field,value")
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 141
+    assert b"error" not in err and b"Traceback" not in err
