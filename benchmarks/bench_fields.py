@@ -8,6 +8,8 @@ scan --mode field`` takes, in one process, and prints per book:
   ``NB``, count as wrong);
 - ok share and ok-precision: of the crops marked ``ok``, the share read right;
 - non-digit labels marked ok: those must all be ``review``;
+- ok-precision against the audited labels (``tests/data/parish-label-audit.csv``: crops whose
+  label was checked by eye and found to name another row's number);
 - the string reader alone: its digits equal the label (``FORMREADER_STRING_MODEL=none`` runs
   the segmenter alone, for the comparison).
 
@@ -96,18 +98,22 @@ def cli(paths: list[Path], workers: int) -> float:
 
 
 def score(rows: list[tuple[Path, str, str]], fields: list) -> dict[str, dict[str, float]]:
-    """Per book and in total: crops, right, ok, ok_right, nondigit, nondigit_ok."""
+    """Per book and in total: crops, right, ok, ok_right, nondigit, nondigit_ok, and ok_audited_right
+    (ok and equal to the audited label)."""
     table: dict[str, dict[str, float]] = {}
-    for (_, label, book), f in zip(rows, fields):
+    audit = parish.audited_labels()
+    for (path, label, book), f in zip(rows, fields):
         for key in (book, "all"):
             s = table.setdefault(key, dict(crops=0, right=0, ok=0, ok_right=0, nondigit=0, nondigit_ok=0,
-                                           string_right=0))
+                                           string_right=0, ok_audited_right=0, relabelled=0))
             value = "" if f is None else f.value
             ok = f is not None and f.status == "ok"
             s["crops"] += 1
             s["right"] += value == label
             s["ok"] += ok
             s["ok_right"] += ok and value == label
+            s["ok_audited_right"] += ok and value == audit.get(path.name, label)
+            s["relabelled"] += path.name in audit
             s["nondigit"] += not label.isdigit()
             s["nondigit_ok"] += ok and not label.isdigit()
             second = "" if f is None or f.second is None else "".join(c for c in f.second[0] if c.isdigit())
@@ -117,6 +123,7 @@ def score(rows: list[tuple[Path, str, str]], fields: list) -> dict[str, dict[str
         s["string_reader_accuracy"] = s["string_right"] / s["crops"]
         s["ok_share"] = s["ok"] / s["crops"]
         s["ok_precision"] = s["ok_right"] / s["ok"] if s["ok"] else float("nan")
+        s["ok_precision_audited"] = s["ok_audited_right"] / s["ok"] if s["ok"] else float("nan")
     return table
 
 
@@ -151,12 +158,14 @@ def main() -> None:
         print(json.dumps(dict(split=args.split, books=table, speed=speed), indent=1))
         return
     print(f"split {args.split}: {len(paths)} crops")
-    print("| book | crops | string accuracy | ok | ok-precision | non-digit labels (ok) | string reader alone |")
-    print("|---|---|---|---|---|---|---|")
+    print("| book | crops | string accuracy | ok | ok-precision | ok-precision, audited labels (labels found wrong) "
+          "| non-digit labels (ok) | string reader alone |")
+    print("|---|---|---|---|---|---|---|---|")
     for book in sorted(k for k in table if k != "all") + ["all"]:
         s = table[book]
-        print(f"| {book} | {s['crops']} | {s['accuracy']:.1%} | {s['ok_share']:.1%} | "
-              f"{s['ok_precision']:.1%} | {s['nondigit']} ({s['nondigit_ok']}) | {s['string_reader_accuracy']:.1%} |")
+        print(f"| {book} | {s['crops']} | {s['accuracy']:.1%} | {s['ok_share']:.1%} | {s['ok_precision']:.1%} | "
+              f"{s['ok_precision_audited']:.1%} ({s['relabelled']}) | {s['nondigit']} ({s['nondigit_ok']}) | "
+              f"{s['string_reader_accuracy']:.1%} |")
     print(f"ours {speed['crops_per_s']:.0f} crops/s in one process ({speed['one_by_one_crops_per_s']:.0f} "
           f"reading one file at a time); floor {speed['floor_crops_per_s']:.0f} crops/s; "
           f"ours/floor {speed['ours_over_floor']:.1f}x; `formreader scan --mode field --workers {args.workers}` "

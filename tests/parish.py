@@ -4,6 +4,12 @@
 part of a file name (``born_K2730_0017a-FM_row_id_0.Jpg`` is book K2730). Four books are held
 out: nothing is tuned on them, and they are scored per book (``benchmarks/bench_fields.py``).
 They were chosen before any field-image code was written, without looking at how they read.
+
+Some labels do not say what the crop shows: on a few pages every row's label is its neighbour's
+(``K2732_0075a`` is labelled 52-55 and shows 56-59; ``K2732_0076a`` the other way round).
+``data/parish-label-audit.csv`` lists the crops whose label was checked by eye against the image
+and found wrong, with what is written. Only crops read ``ok`` but differing from their label were
+checked, so the audit can only move fields marked ``ok``; scores are given both ways.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PARISH = ROOT.parent / "shared" / "data" / "fields" / "parish-rows"
+AUDIT = ROOT / "tests" / "data" / "parish-label-audit.csv"
 
 # Held out for testing: never used to choose a stage, a threshold or a model.
 HELD_OUT = ("K2171", "K2735", "K2736", "K2739")
@@ -36,3 +43,9 @@ def crops(split: str = "all", root: Path = PARISH) -> list[tuple[Path, str, str]
         if split == "all" or (split == "held-out") == (b in HELD_OUT):
             out.append((root / "images" / name, label, b))
     return out
+
+
+def audited_labels(path: Path = AUDIT) -> dict[str, str]:
+    """File name -> what the crop shows, for the crops whose label was found wrong by eye."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return {r["filename"]: r["written"] for r in csv.DictReader(f)}

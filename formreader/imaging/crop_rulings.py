@@ -14,6 +14,7 @@ from formreader.imaging.clean import as_uint8, components
 # A vertical run at least this share of the crop's height that turns into a horizontal ruling
 # at both ends is a box's side, wherever it lies (remove_lines).
 BOX_SIDE = 0.2
+SIDE_END = 0.1
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -25,7 +26,7 @@ def stroke_width(mask: np.ndarray) -> float:
     return float(2.0 * np.median(ridge)) if ridge.size else 1.0
 
 
-def _lines(mask: np.ndarray, lengths: tuple[int, ...], horizontal: bool, gap: int = 0) -> list[np.ndarray]:
+def straight_runs(mask: np.ndarray, lengths: tuple[int, ...], horizontal: bool, gap: int = 0) -> list[np.ndarray]:
     """Pixels on straight runs of ink at least each of ``lengths`` long (one pixel's tolerance
     across, breaks of up to ``gap`` pixels along: a worn ruling comes in pieces)."""
     m = as_uint8(mask)
@@ -77,7 +78,7 @@ def remove_lines(mask: np.ndarray, h_length: float = 0.5, v_length: float = 0.45
 
 
 def _remove_straight(mask: np.ndarray, h_length: float, v_length: float, sw: float, gap: float,
-                     side: float = 0.2, side_heights: float = 0.5) -> np.ndarray:
+                     side: float = 0.2, side_heights: float = 0.5, end: float = SIDE_END) -> np.ndarray:
     """:func:`remove_lines` for rulings that run exactly along the rows or the columns.
 
     A vertical run of ``v_length`` of the height is a ruling at the crop's sides: within
@@ -86,16 +87,17 @@ def _remove_straight(mask: np.ndarray, h_length: float, v_length: float, sw: flo
     and a straight 1 among them is as tall as a worn ruling's piece."""
     h, w = mask.shape
     gh, gv = int(gap * w), int(gap * h)
-    horiz = _lines(mask, (max(3, int(h_length * w)),), True, gh)[0] if w >= 8 else np.zeros_like(mask)
+    horiz = straight_runs(mask, (max(3, int(h_length * w)),), True, gh)[0] if w >= 8 else np.zeros_like(mask)
     if h >= 8:
         # A vertical run shorter than 75% of the height is a ruling only at the crop's sides.
         lengths = (max(3, int(v_length * h)), max(3, int(0.75 * h)))
         if horiz.any():  # a box's sides may be short beside the crop, but it has a top and bottom
-            vert, tall, short = _lines(mask, lengths + (max(3, int(BOX_SIDE * h)),), False, gv)
+            vert, tall, short = straight_runs(mask, lengths + (max(3, int(BOX_SIDE * h)),), False, gv)
             tall |= _box_sides(short, horiz)
         else:
-            vert, tall = _lines(mask, lengths, False, gv)
-        vert = (vert & _edge_band(w, min(side, side_heights * h / w))[None, :]) | tall
+            vert, tall = straight_runs(mask, lengths, False, gv)
+        side_runs = _reaching_an_end(vert & _edge_band(w, min(side, side_heights * h / w))[None, :], end)
+        vert = side_runs | tall
     else:
         vert = np.zeros_like(mask)
     lines = horiz | vert
@@ -225,6 +227,19 @@ def _crossing(rest: np.ndarray, horiz: np.ndarray, vert: np.ndarray) -> np.ndarr
         rows = (near & rest).any(axis=1)
         out |= vert & rows[:, None]
     return out
+
+
+def _reaching_an_end(runs: np.ndarray, end: float) -> np.ndarray:
+    """The vertical runs that come within ``end`` of the crop's height of its top or bottom."""
+    if not runs.any():
+        return runs
+    h = runs.shape[0]
+    n, labels, stats = components(runs)
+    reach = max(1, int(round(end * h)))
+    top, bottom = stats[:, cv2.CC_STAT_TOP], stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT]
+    keep = (top <= reach) | (bottom >= h - reach)
+    keep[0] = False
+    return keep.take(labels.astype(np.intp))
 
 
 def _edge_band(size: int, share: float) -> np.ndarray:

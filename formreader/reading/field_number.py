@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from formreader.imaging.clean import components
-from formreader.imaging.crop_rulings import remove_lines, stroke_width
+from formreader.imaging.crop_rulings import remove_lines, straight_runs, stroke_width
 from formreader.imaging.stats import median
 
 # Marks at least this share of the tallest mark are digit-high (the rest: dots, dashes, specks).
@@ -44,6 +44,15 @@ class NumberMarks:
     digit_height: float
     notes: list[str] = field(default_factory=list)  # other lines, marks apart: review reasons
     dashes: str = ""  # what a field without digit-high marks holds: "-" per flat mark, left to right
+    # The number's marks with the lines its digits stick to, where ``mask`` was freed of those
+    # lines (:func:`_unstuck`): what the string reader reads, having learnt underlines and
+    # ligatures, which freeing the digits cuts into. None: ``mask`` itself.
+    lined: np.ndarray | None = None
+
+    @property
+    def string_ink(self) -> np.ndarray:
+        """The ink the string reader reads: :attr:`lined`, else :attr:`mask`."""
+        return self.mask if self.lined is None else self.lined
 
 
 def _dashes(stats: np.ndarray) -> str:
@@ -68,13 +77,15 @@ def _lines_of(stats: np.ndarray, big: np.ndarray, dh: float) -> list[list[int]]:
 
 
 def _cluster(stats: np.ndarray, line: list[int], dh: float, centre: float,
-             bridges: list[int] | None = None) -> tuple[list[int], int]:
+             bridges: list[int] | None = None) -> tuple[list[int], int, list[int]]:
     """The marks of a line that form one number (gaps below GROUP_GAP digit heights), the group
-    with the most ink, nearest ``centre`` on a tie; and how many digit-high marks were left.
+    with the most ink, nearest ``centre`` on a tie; how many digit-high marks were left; and
+    the ``bridges`` in that group.
 
     ``bridges``: smaller marks on the line (the pieces of a broken or faint digit, a comma)
     that close a gap without counting as marks of their own: a 3 that came out in two halves
-    leaves no gap in "618306" that splits it in two numbers."""
+    leaves no gap in "618306" that splits it in two numbers. Those within the number's reach
+    are part of it: a faint first digit in pieces, none digit-high, is still a digit."""
     members = set(line)
     marks = sorted(line + [i for i in (bridges or []) if i not in members], key=lambda i: stats[i, 0])
     groups: list[list[int]] = [[marks[0]]]
@@ -84,16 +95,28 @@ def _cluster(stats: np.ndarray, line: list[int], dh: float, centre: float,
             groups.append([i])
         else:
             groups[-1].append(i)
-    groups = [[j for j in g if j in members] for g in groups]
-    groups = [g for g in groups if g]
+    split = [([j for j in g if j in members], [j for j in g if j not in members]) for g in groups]
 
-    def key(g: list[int]) -> tuple[float, float]:
-        x0 = min(stats[j, 0] for j in g)
-        x1 = max(stats[j, 0] + stats[j, 2] for j in g)
-        return (float(sum(stats[j, cv2.CC_STAT_AREA] for j in g)), -abs((x0 + x1) / 2.0 - centre))
+    def key(g: tuple[list[int], list[int]]) -> tuple[float, float]:
+        x0 = min(stats[j, 0] for j in g[0])
+        x1 = max(stats[j, 0] + stats[j, 2] for j in g[0])
+        return (float(sum(stats[j, cv2.CC_STAT_AREA] for j in g[0])), -abs((x0 + x1) / 2.0 - centre))
 
-    best = max(groups, key=key)
-    return best, len(line) - len(best)
+    best, pieces = max((g for g in split if g[0]), key=key)
+    return best, len(line) - len(best), pieces
+
+
+def _broken_digit(stats: np.ndarray, chosen: list[int], pieces: list[int], dh: float) -> list[int]:
+    """Of the ``pieces`` a number's group holds beyond its digit-high marks, those that make a
+    digit: all of them when, together, they are at least two and DIGIT_HIGH of ``dh`` high. Why:
+    a faint first digit that came out in pieces (a 3 in three) is the number's, and the field
+    read without it is a digit short and sure; one short straight piece beside the number is
+    what the ruling finder left of a ruling, and read as a 1 it adds a digit."""
+    if len(pieces) < 2:
+        return []
+    top = min(stats[i, 1] for i in pieces)
+    bottom = max(stats[i, 1] + stats[i, 3] for i in pieces)
+    return pieces if bottom - top >= DIGIT_HIGH * dh else []
 
 
 def _written_like_a_one(stats: np.ndarray, digits: np.ndarray, ref: float) -> np.ndarray:
@@ -106,6 +129,33 @@ def _written_like_a_one(stats: np.ndarray, digits: np.ndarray, ref: float) -> np
     gap = np.maximum(x[j][None, :] - (x + w)[:, None], x[:, None] - (x[j] + w[j])[None, :])
     on_foot = np.abs(foot[j][None, :] - foot[:, None]) <= ONE_FOOT * ref
     return (h <= ONE_HEIGHT * ref) & ((gap <= GROUP_GAP * ref) & on_foot).any(axis=1)
+
+
+def _flat_marks(labels: np.ndarray, stats: np.ndarray, heights: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Per mark, whether it is flat: dashes, strokes through a field, what is left of an
+    underline are never a digit's height (a field of dashes alone has no number; its text
+    keeps the dash). Digits joined in one stroke are as wide, but are writing (:func:`_joined_digits`)."""
+    flat = widths >= FLAT * heights
+    if flat.any() and not flat.all():
+        flat &= ~_joined_digits(labels, stats, flat, heights)
+    return flat
+
+
+def _joined_digits(labels: np.ndarray, stats: np.ndarray, flat: np.ndarray, heights: np.ndarray,
+                   run: float = 1.5) -> np.ndarray:
+    """Per mark, whether a flat mark is digits written in one stroke: as high as the other
+    marks' writing (DIGIT_HIGH of the tallest), with no straight horizontal run ``run`` times
+    that high. Why: "000" of an amount or "23" joined by a ligature is as wide as a dash of the
+    same height, and taken for a line it was dropped, the field read digits short; a line the
+    digits stick to (an underline through their feet) has the long straight run."""
+    ref = float(heights[~flat].max())
+    out = np.zeros(flat.shape, bool)
+    for k in np.flatnonzero(flat & (heights >= DIGIT_HIGH * ref)):
+        x, y, w, h = (int(v) for v in stats[k + 1, :4])
+        mark = labels[y : y + h, x : x + w] == k + 1
+        length = int(round(run * ref))
+        out[k] = w < length or not straight_runs(mark, (length,), True)[0].any()
+    return out
 
 
 def _slivers(stats: np.ndarray, heights: np.ndarray, widths: np.ndarray, pen: float) -> np.ndarray:
@@ -155,9 +205,7 @@ def select_number(mask: np.ndarray, unstick: bool = True) -> NumberMarks:
         return NumberMarks(np.zeros_like(mask), 0.0)
     heights = stats[1:, cv2.CC_STAT_HEIGHT].astype(float)
     widths = stats[1:, cv2.CC_STAT_WIDTH].astype(float)
-    # Flat marks (dashes, strokes through a field, what is left of an underline) are never a
-    # digit's height: a field of dashes alone has no number (its text keeps the dash).
-    flat = widths >= FLAT * heights
+    flat = _flat_marks(labels, stats, heights, widths)
     heights = np.where(flat, 0.0, heights)
     if not heights.any():
         return NumberMarks(np.zeros_like(mask), 0.0, dashes=_dashes(stats))
@@ -172,16 +220,17 @@ def select_number(mask: np.ndarray, unstick: bool = True) -> NumberMarks:
         return float(sum(stats[i, cv2.CC_STAT_AREA] * stats[i, cv2.CC_STAT_HEIGHT] for i in line))
 
     main = max(lines, key=ink)
-    chosen, apart = _cluster(stats, main, dh, w / 2.0, _on_band(stats, main, big, sliver, dh))
+    chosen, apart, pieces = _cluster(stats, main, dh, w / 2.0, _on_band(stats, main, big, sliver, dh))
+    pieces = _broken_digit(stats, chosen, pieces, dh)
     others = sum(1 for line in lines if line is not main and ink(line) >= 0.25 * ink(main))
     dh = median(stats[chosen, cv2.CC_STAT_HEIGHT].astype(float))
     # The band of the number's line and its extent, widened for small marks beside it.
     y0 = min(stats[i, 1] for i in chosen)
     y1 = max(stats[i, 1] + stats[i, 3] for i in chosen)
-    x0 = min(stats[i, 0] for i in chosen) - 0.5 * dh
-    x1 = max(stats[i, 0] + stats[i, 2] for i in chosen) + 1.0 * dh
+    x0 = min(stats[i, 0] for i in chosen + pieces) - 0.5 * dh
+    x1 = max(stats[i, 0] + stats[i, 2] for i in chosen + pieces) + 1.0 * dh
     keep = np.zeros(n, bool)
-    keep[chosen] = True
+    keep[chosen + pieces] = True
     for i in range(1, n):
         if keep[i] or big[i - 1]:
             continue
@@ -190,10 +239,13 @@ def select_number(mask: np.ndarray, unstick: bool = True) -> NumberMarks:
         small = not sliver[i - 1] and ch < DIGIT_HIGH * dh and cw <= 1.5 * dh  # no ruling, no line
         if small and x >= x0 and x + cw <= x1 and y0 - 0.3 * dh <= cy <= y1 + 0.3 * dh:
             keep[i] = True
-    stuck = _stuck_lines(stats, flat, dh, (x0, y0, x1, y1))
+    stuck_marks = _stuck_lines(stats, flat, dh, (x0, y0, x1, y1))
+    stuck = len(stuck_marks)
     if stuck and unstick:
         again = _unstuck(mask, dh)
         if again is not None:
+            keep[stuck_marks] = True
+            again.lined = keep.take(labels.astype(np.intp))
             return again
     notes = []
     if others:
@@ -205,14 +257,14 @@ def select_number(mask: np.ndarray, unstick: bool = True) -> NumberMarks:
     return NumberMarks(keep.take(labels.astype(np.intp)), float(dh), notes)
 
 
-def _stuck_lines(stats: np.ndarray, flat: np.ndarray, dh: float, extent: tuple[float, float, float, float]) -> int:
-    """Flat marks as high as writing where they pass the number (``extent``: x0, y0, x1, y1): a
+def _stuck_lines(stats: np.ndarray, flat: np.ndarray, dh: float, extent: tuple[float, float, float, float]) -> list[int]:
+    """The flat marks as high as writing where they pass the number (``extent``: x0, y0, x1, y1): a
     digit stuck to a line the cleaning left (an underline, a box's side or bottom on a skewed
     crop) is in them, and the digits read without them may be one short."""
     x0, y0, x1, y1 = extent
-    return sum(1 for i in np.flatnonzero(flat) + 1
-               if stats[i, 3] >= DIGIT_HIGH * dh and stats[i, 1] < y1 and stats[i, 1] + stats[i, 3] > y0
-               and stats[i, 0] < x1 and stats[i, 0] + stats[i, 2] > x0)
+    return [int(i) for i in np.flatnonzero(flat) + 1
+            if stats[i, 3] >= DIGIT_HIGH * dh and stats[i, 1] < y1 and stats[i, 1] + stats[i, 3] > y0
+            and stats[i, 0] < x1 and stats[i, 0] + stats[i, 2] > x0]
 
 
 def _unstuck(mask: np.ndarray, dh: float) -> NumberMarks | None:

@@ -338,7 +338,8 @@ def _upright(cleaned: CleanField, number: NumberMarks) -> tuple[CleanField, Numb
         return shear_rows(a, k, centre, pad, fill)
     cleaned = dataclasses.replace(cleaned, gray=sh(cleaned.gray, 255), mask=sh(cleaned.mask, 0),
                                   others=sh(cleaned.others, 0), shear=k, shear_pad=pad, shear_centre=centre)
-    number = dataclasses.replace(number, mask=sh(number.mask, 0))
+    number = dataclasses.replace(number, mask=sh(number.mask, 0),
+                                 lined=None if number.lined is None else sh(number.lined, 0))
     return cleaned, number
 
 
@@ -367,7 +368,7 @@ def read_field_images(grays: list[np.ndarray], recognizer: Recognizer, options: 
     for g, c, n, lat, r in zip(grays, cleaned, numbers, lattices, readings):
         size = (g.shape[1], g.shape[0])
         f = field_result(name, r, lat, n, c, size, options.threshold)
-        out.append(second_opinion(f, n.mask, n.digit_height, reader,
+        out.append(second_opinion(f, n.string_ink, n.digit_height, reader,
                                   lambda rect, c=c, size=size: c.to_source(rect, size), accept,
                                   pick_margin=recognizer.pick_margin))
     return out
