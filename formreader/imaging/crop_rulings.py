@@ -14,6 +14,8 @@ from formreader.imaging.clean import as_uint8, components
 # A vertical run at least this share of the crop's height that turns into a horizontal ruling
 # at both ends is a box's side, wherever it lies (remove_lines).
 BOX_SIDE = 0.2
+# A vertical run at a crop's side shorter than 75% of its height is a ruling's piece only when
+# it comes within this share of the height of the top or the bottom (remove_lines).
 SIDE_END = 0.1
 
 
@@ -84,7 +86,9 @@ def _remove_straight(mask: np.ndarray, h_length: float, v_length: float, sw: flo
     A vertical run of ``v_length`` of the height is a ruling at the crop's sides: within
     ``side`` of its width of either edge, and no more than ``side_heights`` of its height. Why
     the second bound: in a long amount's crop a fifth of the width holds two or three digits,
-    and a straight 1 among them is as tall as a worn ruling's piece."""
+    and a straight 1 among them is as tall as a worn ruling's piece. And the run must come
+    within ``end`` of the height of the top or the bottom, as a ruling cut by the crop does: the
+    1 that starts a number floats between them (1669 read 669, ok, without this)."""
     h, w = mask.shape
     gh, gv = int(gap * w), int(gap * h)
     horiz = straight_runs(mask, (max(3, int(h_length * w)),), True, gh)[0] if w >= 8 else np.zeros_like(mask)

@@ -84,8 +84,8 @@ def _cluster(stats: np.ndarray, line: list[int], dh: float, centre: float,
 
     ``bridges``: smaller marks on the line (the pieces of a broken or faint digit, a comma)
     that close a gap without counting as marks of their own: a 3 that came out in two halves
-    leaves no gap in "618306" that splits it in two numbers. Those within the number's reach
-    are part of it: a faint first digit in pieces, none digit-high, is still a digit."""
+    leaves no gap in "618306" that splits it in two numbers. Which of those in the group are a
+    digit of their own, :func:`_broken_digit` tells."""
     members = set(line)
     marks = sorted(line + [i for i in (bridges or []) if i not in members], key=lambda i: stats[i, 0])
     groups: list[list[int]] = [[marks[0]]]
@@ -106,7 +106,7 @@ def _cluster(stats: np.ndarray, line: list[int], dh: float, centre: float,
     return best, len(line) - len(best), pieces
 
 
-def _broken_digit(stats: np.ndarray, chosen: list[int], pieces: list[int], dh: float) -> list[int]:
+def _broken_digit(stats: np.ndarray, pieces: list[int], dh: float) -> list[int]:
     """Of the ``pieces`` a number's group holds beyond its digit-high marks, those that make a
     digit: all of them when, together, they are at least two and DIGIT_HIGH of ``dh`` high. Why:
     a faint first digit that came out in pieces (a 3 in three) is the number's, and the field
@@ -221,7 +221,7 @@ def select_number(mask: np.ndarray, unstick: bool = True) -> NumberMarks:
 
     main = max(lines, key=ink)
     chosen, apart, pieces = _cluster(stats, main, dh, w / 2.0, _on_band(stats, main, big, sliver, dh))
-    pieces = _broken_digit(stats, chosen, pieces, dh)
+    pieces = _broken_digit(stats, pieces, dh)
     others = sum(1 for line in lines if line is not main and ink(line) >= 0.25 * ink(main))
     dh = median(stats[chosen, cv2.CC_STAT_HEIGHT].astype(float))
     # The band of the number's line and its extent, widened for small marks beside it.
