@@ -126,8 +126,7 @@ def _rank(gray: np.ndarray, q: float, above: int = -1, hist: np.ndarray | None =
     """The grey level at quantile ``q`` (by rank) of a uint8 image's pixels brighter than
     ``above``, from its histogram (no sort; ``hist``: :func:`~formreader.imaging.clean.histogram`
     of ``gray``, when the caller has it); 255 when there are none."""
-    hist = (cv2.calcHist([np.ascontiguousarray(gray)], [0], None, [256], [0, 256]).ravel() if hist is None
-            else hist.copy())
+    hist = histogram(gray) if hist is None else hist.copy()
     hist[: above + 1] = 0
     total = float(hist.sum())
     if total == 0:
@@ -336,7 +335,7 @@ def clean_field(gray: np.ndarray, height: int = WORK_HEIGHT, contrast: float | N
 
 
 def _clean(work: np.ndarray, scale: float, contrast: float | None, inverted: bool) -> CleanField:
-    """:func:`clean_field` of a paper-light crop at its working size, with some contrast."""
+    """:func:`clean_field` of a paper-light crop at its working size; ``contrast`` None: its own."""
     flat = flatten(work)
     if contrast is None:
         contrast = crop_contrast(work)

@@ -8,7 +8,7 @@ dashes on that line; the rest becomes review reasons (other lines, marks apart).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -149,11 +149,11 @@ def _joined_digits(labels: np.ndarray, stats: np.ndarray, flat: np.ndarray, heig
     same height, and taken for a line it was dropped, the field read digits short; a line the
     digits stick to (an underline through their feet) has the long straight run."""
     ref = float(heights[~flat].max())
+    length = int(round(run * ref))
     out = np.zeros(flat.shape, bool)
     for k in np.flatnonzero(flat & (heights >= DIGIT_HIGH * ref)):
         x, y, w, h = (int(v) for v in stats[k + 1, :4])
         mark = labels[y : y + h, x : x + w] == k + 1
-        length = int(round(run * ref))
         out[k] = w < length or not straight_runs(mark, (length,), True)[0].any()
     return out
 
@@ -245,8 +245,7 @@ def select_number(mask: np.ndarray, unstick: bool = True) -> NumberMarks:
         again = _unstuck(mask, dh)
         if again is not None:
             keep[stuck_marks] = True
-            again.lined = keep.take(labels.astype(np.intp))
-            return again
+            return replace(again, lined=keep.take(labels.astype(np.intp)))
     notes = []
     if others:
         notes.append(f"{others} other line(s) of writing in the image")
