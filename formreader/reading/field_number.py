@@ -1,9 +1,10 @@
 """Which marks of a cleaned field image are its number (:func:`select_number`).
 
-A crop holds more than the number: a crossed-out number above it, the form's print below it,
-a neighbour's stroke, what the ruling finder left of a ruling. The number is the line of
-digit-high writing with the most ink, its marks close together, and the dots, commas and
-dashes on that line; the rest becomes review reasons (other lines, marks apart).
+A crop holds more than the number: the struck-out number below a correction, the form's print
+above its box, a neighbour's stroke, what the ruling finder left of a ruling. The number is the
+first line of digit-high writing, top down, in the cell of the line with the most ink, its marks
+close together, and the dots, commas and dashes on that line; the rest becomes review reasons
+(other lines, marks apart).
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ ONE_HEIGHT = 2.5
 ONE_FOOT = 0.5
 # A mark lower than this many pen widths is a dot or a speck, never a digit's height.
 DOT_PENS = 2.0
+# A line of digit-high writing with at least this share of the inkiest line's ink (area times
+# height) is writing of its own: the number, or another line to review. Lighter ones are specks
+# and cut-off strokes at the crop's edge.
+LINE_INK = 0.25
+# Two lines are in different cells when a ruling the cleaning removed runs between them across
+# at least this share of their width (a box's top between the form's print and the writing).
+CELL_RULING = 0.5
 
 
 @dataclass
@@ -60,6 +68,11 @@ def _dashes(stats: np.ndarray) -> str:
     return "-" * max(0, stats.shape[0] - 1)
 
 
+def _centre(stats: np.ndarray, line: list[int]) -> float:
+    """The mean vertical centre of a line's marks."""
+    return float(np.mean([stats[i, 1] + stats[i, 3] / 2.0 for i in line]))
+
+
 def _lines_of(stats: np.ndarray, big: np.ndarray, dh: float) -> list[list[int]]:
     """Digit-high marks (component indices) grouped into lines by their vertical centres."""
     order = sorted(np.flatnonzero(big) + 1, key=lambda i: stats[i, 1] + stats[i, 3] / 2.0)
@@ -67,13 +80,25 @@ def _lines_of(stats: np.ndarray, big: np.ndarray, dh: float) -> list[list[int]]:
     for i in order:
         cy = stats[i, 1] + stats[i, 3] / 2.0
         for line in lines:
-            ly = float(np.mean([stats[j, 1] + stats[j, 3] / 2.0 for j in line]))
-            if abs(cy - ly) < SAME_LINE * dh:
+            if abs(cy - _centre(stats, line)) < SAME_LINE * dh:
                 line.append(int(i))
                 break
         else:
             lines.append([int(i)])
     return lines
+
+
+def _cells_apart(stats: np.ndarray, a: list[int], b: list[int], removed: np.ndarray | None) -> bool:
+    """Whether a ruling in ``removed`` runs between lines ``a`` and ``b``: removed ink between
+    their centres in at least CELL_RULING of the columns they span together. Columns, not one
+    row: the line of a box cut from a turned page runs aslant."""
+    if removed is None:
+        return False
+    top, bottom = sorted((_centre(stats, a), _centre(stats, b)))
+    x0 = min(stats[i, 0] for i in a + b)
+    x1 = max(stats[i, 0] + stats[i, 2] for i in a + b)
+    band = removed[int(np.ceil(top)) : int(bottom) + 1, x0:x1]
+    return bool(band.size) and float(band.any(axis=0).mean()) >= CELL_RULING
 
 
 def _cluster(stats: np.ndarray, line: list[int], dh: float, centre: float,
@@ -190,13 +215,20 @@ def _on_band(stats: np.ndarray, line: list[int], big: np.ndarray, sliver: np.nda
     return [int(i) for i in k if stats[i, 1] >= y0 - 0.2 * dh and stats[i, 1] + stats[i, 3] <= y1 + 0.2 * dh]
 
 
-def select_number(mask: np.ndarray, unstick: bool = True) -> NumberMarks:
-    """The marks that make up the crop's number: the line of digit-high writing with the most
-    ink (a crossed-out number above it, the print of the form below it are other lines), its
-    marks within GROUP_GAP digit heights of each other, and the small marks (dots, commas,
-    dashes) that sit on that line between or just after them. ``unstick``: when digits are stuck
-    to a line as high as the writing (an underline through their feet), look again without the
-    lines' straight runs (:func:`_unstuck`), and take that when it frees them."""
+def select_number(mask: np.ndarray, unstick: bool = True, removed: np.ndarray | None = None) -> NumberMarks:
+    """The marks that make up the crop's number: the first line of digit-high writing, top
+    down, with at least LINE_INK of the inkiest line's ink and in that line's cell, its marks
+    within GROUP_GAP digit heights of each other, and the small marks (dots, commas, dashes)
+    that sit on that line between or just after them. The first line, not the inkiest: a number
+    corrected by hand is struck out and the right one written above it, smaller and lighter than
+    the struck one with its stroke, and a field is read top down. In the inkiest line's cell
+    (``removed``: the rulings the cleaning took out, :func:`_cells_apart`): the print a form puts
+    above a box is the first line of a crop cut with a margin. Other lines are a review reason
+    either way.
+
+    ``unstick``: when digits are stuck to a line as high as the writing (an underline through
+    their feet), look again without the lines' straight runs (:func:`_unstuck`), and take that
+    when it frees them."""
     w = mask.shape[1]
     if not mask.any():
         return NumberMarks(np.zeros_like(mask), 0.0)
@@ -219,10 +251,13 @@ def select_number(mask: np.ndarray, unstick: bool = True) -> NumberMarks:
     def ink(line: list[int]) -> float:
         return float(sum(stats[i, cv2.CC_STAT_AREA] * stats[i, cv2.CC_STAT_HEIGHT] for i in line))
 
-    main = max(lines, key=ink)
+    most = max(lines, key=ink)
+    written = [line for line in lines if ink(line) >= LINE_INK * ink(most)]
+    cell = [line for line in written if line is most or not _cells_apart(stats, line, most, removed)]
+    main = min(cell, key=lambda line: _centre(stats, line))
     chosen, apart, pieces = _cluster(stats, main, dh, w / 2.0, _on_band(stats, main, big, sliver, dh))
     pieces = _broken_digit(stats, pieces, dh)
-    others = sum(1 for line in lines if line is not main and ink(line) >= 0.25 * ink(main))
+    others = len(written) - 1
     dh = median(stats[chosen, cv2.CC_STAT_HEIGHT].astype(float))
     # The band of the number's line and its extent, widened for small marks beside it.
     y0 = min(stats[i, 1] for i in chosen)
@@ -242,7 +277,7 @@ def select_number(mask: np.ndarray, unstick: bool = True) -> NumberMarks:
     stuck_marks = _stuck_lines(stats, flat, dh, (x0, y0, x1, y1))
     stuck = len(stuck_marks)
     if stuck and unstick:
-        again = _unstuck(mask, dh)
+        again = _unstuck(mask, dh, removed)
         if again is not None:
             keep[stuck_marks] = True
             return replace(again, lined=keep.take(labels.astype(np.intp)))
@@ -266,13 +301,13 @@ def _stuck_lines(stats: np.ndarray, flat: np.ndarray, dh: float, extent: tuple[f
             and stats[i, 0] < x1 and stats[i, 0] + stats[i, 2] > x0]
 
 
-def _unstuck(mask: np.ndarray, dh: float) -> NumberMarks | None:
+def _unstuck(mask: np.ndarray, dh: float, removed: np.ndarray | None) -> NumberMarks | None:
     """The number of ``mask`` with its underlines taken out (:func:`_without_underlines`), when
     that frees the digits stuck to them; None when it does not."""
     freed = _without_underlines(mask, dh)
     if freed is None:
         return None
-    again = select_number(freed, unstick=False)
+    again = select_number(freed, unstick=False, removed=removed)
     if again.digit_height <= 0 or any(n.endswith("stuck to them") for n in again.notes):
         return None
     return again

@@ -261,7 +261,7 @@ def _cleaned(gray: np.ndarray, digit_height: float = DIGIT_PX) -> tuple[CleanFie
     times): a 12 px 6 filled its own loop and read as "not a digit".
     """
     cleaned = clean_field(gray)
-    number = select_number(cleaned.mask)
+    number = select_number(cleaned.mask, removed=cleaned.others)
     dh = number.digit_height
     if not 0 < dh < 0.8 * digit_height:
         return _upright(cleaned, number)
@@ -276,7 +276,7 @@ def _cleaned(gray: np.ndarray, digit_height: float = DIGIT_PX) -> tuple[CleanFie
     enlarge = min(MAX_ENLARGE, digit_height / dh)
     height = max(1, int(round(roi.shape[0] * s * enlarge)))
     again = dataclasses.replace(clean_field(roi, height, cleaned.contrast, cleaned.inverted), origin=(x0, y0))
-    found = select_number(again.mask)
+    found = select_number(again.mask, removed=again.others)
     # A note of the first look stands unless the closer look counted the same kind again.
     kinds = {n.split(" ", 1)[1] for n in found.notes}
     found.notes = [n for n in number.notes if n.split(" ", 1)[1] not in kinds] + found.notes

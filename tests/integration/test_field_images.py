@@ -25,14 +25,15 @@ from formreader.imaging.crop_clean import (clean_field, crop_contrast, drop_edge
                                            paper_light, shear_rows, work_size)
 from formreader.imaging.crop_rulings import remove_lines
 from formreader.imaging.layout import box_lines, choose_layout, looks_like_field
+from formreader.reading.field_number import select_number
 from formreader.reading.field_read import _separator, read_field_images
 from formreader.results import ScanOptions
 
 # Every 12th crop of the development books: 401 crops of 9 books, read in a few seconds.
 SAMPLE_STEP = 12
-# Measured on that sample: 350 of 401 right (87.3%), 295 ok of which 289 right (98.0%). The
+# Measured on that sample: 361 of 401 right (90.0%), 295 ok of which 289 right (98.0%). The
 # floors sit 2-3% below, so a change that loses more, or lets more wrong fields through, fails.
-MIN_ACCURACY = 0.84
+MIN_ACCURACY = 0.87
 MIN_OK_PRECISION = 0.96
 # Crops whose label is not a number (NB, 4a, -): the share that may still come out ok. Measured:
 # 4 of 98, all an NB read as 13 or 113 by both readers (12 with the segmenter alone). The aim is 0.
@@ -648,3 +649,30 @@ def test_one_short_piece_beside_a_number_is_no_digit(recognizer) -> None:
     taken with the number, it read 118, ok."""
     gray = _parish_crop("born_K2740_0035a-FM_row_id_0.Jpg")
     assert read_field_images([gray], recognizer)[0].value == "18"
+
+
+@pytest.mark.parametrize("name,label", [("born_K2731_0043a-FM_row_id_1.Jpg", "56"),
+                                        ("born_K2732_0127a-FM_row_id_2.Jpg", "35"),
+                                        ("born_K2733_0017a-FM_row_id_3.Jpg", "59")])
+def test_a_correction_written_above_a_struck_out_number_is_read_and_sent_to_review(name, label, recognizer) -> None:
+    """Development crops whose number was struck out and the right one written above it: the
+    struck number has more ink (its stroke, often one more digit), and was read instead."""
+    field = read_field_images([_parish_crop(name)], recognizer)[0]
+    assert field.value == label
+    assert field.status == "review" and "other line(s) of writing" in field.reason
+
+
+def test_the_print_above_a_box_is_another_cell_not_the_first_line(nist_scan, recognizer) -> None:
+    """A box cut with a wide margin holds the form's printed copy of the number above it; the
+    box's top line, taken out by the cleaning, parts the two. Without the removed rulings the
+    first line is the print (read 18 for the handwritten 16)."""
+    page = cv2.imread(str(nist_scan), cv2.IMREAD_GRAYSCALE)
+    (x, y, w, h), value = next(iter(NIST_BOXES.items()))
+    crop = page[y - 60 : y + h + 60, x - 60 : x + w + 60]
+    cleaned = clean_field(crop)
+    kept = select_number(cleaned.mask, removed=cleaned.others)
+    printed = select_number(cleaned.mask)
+    assert any(n.endswith("other line(s) of writing in the image") for n in kept.notes)
+    ys_kept, ys_printed = np.nonzero(kept.mask)[0], np.nonzero(printed.mask)[0]
+    assert ys_printed.max() < ys_kept.min()  # the print lies wholly above the handwriting
+    assert read_field_images([crop], recognizer)[0].value == value
