@@ -167,8 +167,9 @@ def read_files(files: Sequence[str | os.PathLike[str]], job: ReadJob, model: obj
     ``2 * workers`` groups are in flight, so memory stays flat however long the batch, and the
     output is the same as with one worker. A group whose worker dies twice is read again one
     file per task, so that only the file that kills its worker becomes an error.
-    ``scheduler`` (``local:N`` or a Dask scheduler's address) reads them on a Dask cluster instead (:mod:`formreader.driver.cluster`), with the
-    same output again; the files must be where the workers can open them by the same path.
+    ``scheduler`` (``local:N`` or a Dask scheduler's address) reads them on a Dask cluster
+    instead (:mod:`formreader.driver.cluster`), with the same output again; the files must be
+    where the workers can open them by the same path.
 
     This runs in the batch parent, whose workers start only once it gets here, so it imports
     nothing heavy (see :mod:`formreader.io.inputs`).

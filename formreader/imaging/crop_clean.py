@@ -202,9 +202,9 @@ def crop_contrast(gray: np.ndarray, paper: float = 0.9, darkest: float = 0.001, 
     ``least``.
 
     Why: :func:`ink_mask`'s floor is a share of the paper level. Set for ink that reaches black,
-    it would lie below every stroke of a faded scan (grey levels 170-255: 52.5% of the
-    development crops right at that floor, 80.0% at the lowered one, 87.2% as scanned), so
-    :func:`clean_field` lowers it on a crop whose contrast is under FADED. Only there: a pale
+    it would lie below every stroke of a faded scan (the low-contrast row of
+    ``benchmarks/bench_field_robustness.py``: grey levels 170-255), so :func:`clean_field`
+    lowers it on a crop whose contrast is under FADED. Only there: a pale
     pen on a crop without a scanner bed is not a faded scan, and a lower floor lets its paper
     grain in as marks.
     """

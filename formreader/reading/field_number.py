@@ -101,6 +101,17 @@ def _cells_apart(stats: np.ndarray, a: list[int], b: list[int], removed: np.ndar
     return bool(band.size) and float(band.any(axis=0).mean()) >= CELL_RULING
 
 
+def _number_line(stats: np.ndarray, lines: list[list[int]], removed: np.ndarray | None
+                 ) -> tuple[list[int], list[list[int]]]:
+    """The number's line (see :func:`select_number`) and the lines of writing: those with at
+    least LINE_INK of the inkiest line's ink (area times height)."""
+    inks = [float(sum(stats[i, cv2.CC_STAT_AREA] * stats[i, cv2.CC_STAT_HEIGHT] for i in line)) for line in lines]
+    most = lines[int(np.argmax(inks))]
+    written = [line for line, k in zip(lines, inks) if k >= LINE_INK * max(inks)]
+    cell = [line for line in written if line is most or not _cells_apart(stats, line, most, removed)]
+    return min(cell, key=lambda line: _centre(stats, line)), written
+
+
 def _cluster(stats: np.ndarray, line: list[int], dh: float, centre: float,
              bridges: list[int] | None = None) -> tuple[list[int], int, list[int]]:
     """The marks of a line that form one number (gaps below GROUP_GAP digit heights), the group
@@ -247,14 +258,7 @@ def select_number(mask: np.ndarray, unstick: bool = True, removed: np.ndarray | 
     big = heights >= DIGIT_HIGH * float(heights.max())
     dh = median(heights[big])
     lines = _lines_of(stats, big, dh)
-
-    def ink(line: list[int]) -> float:
-        return float(sum(stats[i, cv2.CC_STAT_AREA] * stats[i, cv2.CC_STAT_HEIGHT] for i in line))
-
-    most = max(lines, key=ink)
-    written = [line for line in lines if ink(line) >= LINE_INK * ink(most)]
-    cell = [line for line in written if line is most or not _cells_apart(stats, line, most, removed)]
-    main = min(cell, key=lambda line: _centre(stats, line))
+    main, written = _number_line(stats, lines, removed)
     chosen, apart, pieces = _cluster(stats, main, dh, w / 2.0, _on_band(stats, main, big, sliver, dh))
     pieces = _broken_digit(stats, pieces, dh)
     others = len(written) - 1
@@ -291,7 +295,8 @@ def select_number(mask: np.ndarray, unstick: bool = True, removed: np.ndarray | 
     return NumberMarks(keep.take(labels.astype(np.intp)), float(dh), notes)
 
 
-def _stuck_lines(stats: np.ndarray, flat: np.ndarray, dh: float, extent: tuple[float, float, float, float]) -> list[int]:
+def _stuck_lines(stats: np.ndarray, flat: np.ndarray, dh: float,
+                 extent: tuple[float, float, float, float]) -> list[int]:
     """The flat marks as high as writing where they pass the number (``extent``: x0, y0, x1, y1): a
     digit stuck to a line the cleaning left (an underline, a box's side or bottom on a skewed
     crop) is in them, and the digits read without them may be one short."""
