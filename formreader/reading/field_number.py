@@ -42,6 +42,9 @@ LINE_INK = 0.25
 # Two lines are in different cells when a ruling the cleaning removed runs between them across
 # at least this share of their width (a box's top between the form's print and the writing).
 CELL_RULING = 0.5
+# Two lines that overlap in height by at least this many digit heights, in the same columns,
+# are one line of writing in pieces (:func:`_join_broken`).
+LINE_OVERLAP = 0.2
 
 
 @dataclass
@@ -85,7 +88,27 @@ def _lines_of(stats: np.ndarray, big: np.ndarray, dh: float) -> list[list[int]]:
                 break
         else:
             lines.append([int(i)])
-    return lines
+    return _join_broken(stats, sorted(lines, key=lambda line: _centre(stats, line)), dh)
+
+
+def _join_broken(stats: np.ndarray, lines: list[list[int]], dh: float) -> list[list[int]]:
+    """``lines`` (sorted top down), each merged with the next when they are one line of writing:
+    they share columns and overlap in height by at least LINE_OVERLAP digit heights. Why: a
+    digit in pieces (a 4 whose stem stands apart from its arm, a 6 whose loop came loose) has
+    pieces whose centres are further apart than SAME_LINE, and taken for two lines the first
+    "line" was a piece of a digit; lines of writing one above the other do not overlap."""
+    out: list[list[int]] = []
+    for line in lines:
+        if out:
+            up = out[-1]
+            overlap = max(stats[i, 1] + stats[i, 3] for i in up) - min(stats[i, 1] for i in line)
+            a0, a1 = min(stats[i, 0] for i in up), max(stats[i, 0] + stats[i, 2] for i in up)
+            b0, b1 = min(stats[i, 0] for i in line), max(stats[i, 0] + stats[i, 2] for i in line)
+            if overlap >= LINE_OVERLAP * dh and min(a1, b1) > max(a0, b0):
+                out[-1] = up + line
+                continue
+        out.append(line)
+    return out
 
 
 def _cells_apart(stats: np.ndarray, a: list[int], b: list[int], removed: np.ndarray | None) -> bool:

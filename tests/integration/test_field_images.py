@@ -651,6 +651,17 @@ def test_one_short_piece_beside_a_number_is_no_digit(recognizer) -> None:
     assert read_field_images([gray], recognizer)[0].value == "18"
 
 
+@pytest.mark.parametrize("name,label", [("born_K2732_0037a-FM_row_id_2.Jpg", "68"),
+                                        ("born_K2730_0093a-FM_row_id_1.Jpg", "42")])
+def test_a_digit_in_pieces_at_two_heights_is_one_line(name, label, recognizer) -> None:
+    """Development crops with a digit in two pieces whose centres lie apart: a 6 whose loop
+    came loose below its stem (read 18, ok), a 4 whose stem stands lower than its arm (read
+    72). Taken for two lines of writing, the first "line" was the loose piece."""
+    field = read_field_images([_parish_crop(name)], recognizer)[0]
+    assert field.value == label, field.reason
+    assert "other line(s)" not in (field.reason or "")
+
+
 @pytest.mark.parametrize("name,label", [("born_K2731_0043a-FM_row_id_1.Jpg", "56"),
                                         ("born_K2732_0127a-FM_row_id_2.Jpg", "35"),
                                         ("born_K2733_0017a-FM_row_id_3.Jpg", "59")])
