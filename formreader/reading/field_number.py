@@ -77,7 +77,8 @@ def _centre(stats: np.ndarray, line: list[int]) -> float:
 
 
 def _lines_of(stats: np.ndarray, big: np.ndarray, dh: float) -> list[list[int]]:
-    """Digit-high marks (component indices) grouped into lines by their vertical centres."""
+    """Digit-high marks (component indices) grouped into lines by their vertical centres, top
+    down, a line in pieces joined (:func:`_join_broken`)."""
     order = sorted(np.flatnonzero(big) + 1, key=lambda i: stats[i, 1] + stats[i, 3] / 2.0)
     lines: list[list[int]] = []
     for i in order:
