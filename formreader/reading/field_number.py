@@ -71,6 +71,12 @@ def _dashes(stats: np.ndarray) -> str:
     return "-" * max(0, stats.shape[0] - 1)
 
 
+def _extent(stats: np.ndarray, marks: list[int]) -> tuple[int, int, int, int]:
+    """The box around ``marks`` (component indices): x0, y0, x1, y1, the ends exclusive."""
+    x, y, w, h = (stats[marks, k] for k in range(4))
+    return int(x.min()), int(y.min()), int((x + w).max()), int((y + h).max())
+
+
 def _centre(stats: np.ndarray, line: list[int]) -> float:
     """The mean vertical centre of a line's marks."""
     return float(np.mean([stats[i, 1] + stats[i, 3] / 2.0 for i in line]))
@@ -102,10 +108,9 @@ def _join_broken(stats: np.ndarray, lines: list[list[int]], dh: float) -> list[l
     for line in lines:
         if out:
             up = out[-1]
-            overlap = max(stats[i, 1] + stats[i, 3] for i in up) - min(stats[i, 1] for i in line)
-            a0, a1 = min(stats[i, 0] for i in up), max(stats[i, 0] + stats[i, 2] for i in up)
-            b0, b1 = min(stats[i, 0] for i in line), max(stats[i, 0] + stats[i, 2] for i in line)
-            if overlap >= LINE_OVERLAP * dh and min(a1, b1) > max(a0, b0):
+            a0, _, a1, a_bottom = _extent(stats, up)
+            b0, b_top, b1, _ = _extent(stats, line)
+            if a_bottom - b_top >= LINE_OVERLAP * dh and min(a1, b1) > max(a0, b0):
                 out[-1] = up + line
                 continue
         out.append(line)
@@ -119,8 +124,7 @@ def _cells_apart(stats: np.ndarray, a: list[int], b: list[int], removed: np.ndar
     if removed is None:
         return False
     top, bottom = sorted((_centre(stats, a), _centre(stats, b)))
-    x0 = min(stats[i, 0] for i in a + b)
-    x1 = max(stats[i, 0] + stats[i, 2] for i in a + b)
+    x0, _, x1, _ = _extent(stats, a + b)
     band = removed[int(np.ceil(top)) : int(bottom) + 1, x0:x1]
     return bool(band.size) and float(band.any(axis=0).mean()) >= CELL_RULING
 
@@ -150,7 +154,7 @@ def _cluster(stats: np.ndarray, line: list[int], dh: float, centre: float,
     marks = sorted(line + [i for i in (bridges or []) if i not in members], key=lambda i: stats[i, 0])
     groups: list[list[int]] = [[marks[0]]]
     for i in marks[1:]:
-        right = max(stats[j, 0] + stats[j, 2] for j in groups[-1])
+        right = _extent(stats, groups[-1])[2]
         if stats[i, 0] - right > GROUP_GAP * dh:
             groups.append([i])
         else:
@@ -158,8 +162,7 @@ def _cluster(stats: np.ndarray, line: list[int], dh: float, centre: float,
     split = [([j for j in g if j in members], [j for j in g if j not in members]) for g in groups]
 
     def key(g: tuple[list[int], list[int]]) -> tuple[float, float]:
-        x0 = min(stats[j, 0] for j in g[0])
-        x1 = max(stats[j, 0] + stats[j, 2] for j in g[0])
+        x0, _, x1, _ = _extent(stats, g[0])
         return (float(sum(stats[j, cv2.CC_STAT_AREA] for j in g[0])), -abs((x0 + x1) / 2.0 - centre))
 
     best, pieces = max((g for g in split if g[0]), key=key)
@@ -174,8 +177,7 @@ def _broken_digit(stats: np.ndarray, pieces: list[int], dh: float) -> list[int]:
     what the ruling finder left of a ruling, and read as a 1 it adds a digit."""
     if len(pieces) < 2:
         return []
-    top = min(stats[i, 1] for i in pieces)
-    bottom = max(stats[i, 1] + stats[i, 3] for i in pieces)
+    _, top, _, bottom = _extent(stats, pieces)
     return pieces if bottom - top >= DIGIT_HIGH * dh else []
 
 
@@ -244,8 +246,7 @@ def _on_band(stats: np.ndarray, line: list[int], big: np.ndarray, sliver: np.nda
              least: float = 0.2) -> list[int]:
     """The marks that are not digit-high, no sliver, at least ``least`` of a digit high, and sit
     within the band of ``line``'s marks (its top to its bottom): pieces of its digits."""
-    y0 = min(stats[i, 1] for i in line)
-    y1 = max(stats[i, 1] + stats[i, 3] for i in line)
+    _, y0, _, y1 = _extent(stats, line)
     k = np.flatnonzero(~big & ~sliver & (stats[1:, cv2.CC_STAT_HEIGHT] >= least * dh)) + 1
     return [int(i) for i in k if stats[i, 1] >= y0 - 0.2 * dh and stats[i, 1] + stats[i, 3] <= y1 + 0.2 * dh]
 
@@ -288,10 +289,9 @@ def select_number(mask: np.ndarray, unstick: bool = True, removed: np.ndarray | 
     others = len(written) - 1
     dh = median(stats[chosen, cv2.CC_STAT_HEIGHT].astype(float))
     # The band of the number's line and its extent, widened for small marks beside it.
-    y0 = min(stats[i, 1] for i in chosen)
-    y1 = max(stats[i, 1] + stats[i, 3] for i in chosen)
-    x0 = min(stats[i, 0] for i in chosen + pieces) - 0.5 * dh
-    x1 = max(stats[i, 0] + stats[i, 2] for i in chosen + pieces) + 1.0 * dh
+    _, y0, _, y1 = _extent(stats, chosen)
+    x0, _, x1, _ = _extent(stats, chosen + pieces)
+    x0, x1 = x0 - 0.5 * dh, x1 + 1.0 * dh
     keep = np.zeros(n, bool)
     keep[chosen + pieces] = True
     for i in range(1, n):
