@@ -216,7 +216,7 @@ def crop_contrast(gray: np.ndarray, paper: float = 0.9, darkest: float = 0.001, 
 
 
 def ink_mask(flat: np.ndarray, min_contrast: float = MIN_INK_CONTRAST, noise_sigmas: float = 4.0,
-             strong: float = 1.6, own_level: float = 0.4) -> np.ndarray:
+             strong: float = 1.6, own_level: float = 0.4, own_reach: float = 0.75) -> np.ndarray:
     """Ink of a flattened crop, by hysteresis: pixels darker than the paper by more than its
     noise (``noise_sigmas`` robust standard deviations, at least ``min_contrast`` of the paper
     level) that belong to a mark with some pixels ``strong`` times as dark as that.
@@ -225,7 +225,8 @@ def ink_mask(flat: np.ndarray, min_contrast: float = MIN_INK_CONTRAST, noise_sig
     faint pencil number; any split between classes loses the number. The paper's own noise is
     what tells ink from paper, and the hysteresis keeps a faint stroke whole while JPEG noise,
     which never gets strong, goes. Each mark is then cut at ``own_level`` of its own
-    darkness (:func:`_own_level`).
+    darkness, or of its stretch within ``own_reach`` stroke widths where that is paler
+    (:func:`_own_level`).
     """
     if flat.size == 0:
         return np.zeros(flat.shape, bool)
@@ -234,7 +235,7 @@ def ink_mask(flat: np.ndarray, min_contrast: float = MIN_INK_CONTRAST, noise_sig
     mad = 255.0 - _rank(flat, 0.5, above=127)
     low = max(255.0 * min_contrast, noise_sigmas * 1.4826 * mad)
     mask = hysteresis(dark, low, strong * low)
-    return _own_level(mask, dark, own_level)
+    return _own_level(mask, dark, own_level, own_reach * stroke_width(mask))
 
 
 def hysteresis(image: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -251,19 +252,28 @@ def hysteresis(image: np.ndarray, low: float, high: float) -> np.ndarray:
     return keep[labels]
 
 
-def _own_level(mask: np.ndarray, dark: np.ndarray, share: float) -> np.ndarray:
+def _own_level(mask: np.ndarray, dark: np.ndarray, share: float, reach: float) -> np.ndarray:
     """Each mark of ``mask`` thresholded again at ``share`` of its own darkness (its 90th
     percentile): the noise-level threshold fits a faint pencil stroke, but widens a dark pen's
-    stroke by its blurred edge until the loops of a 6 or an 8 fill in."""
+    blurred edge until the loops of a 6 or an 8 fill in.
+
+    Where a stretch of the mark is paler than that (the darkest ink within ``reach`` pixels
+    is), the stretch is cut at ``share`` of its own darkness instead: a pen that ran dry in
+    the middle of a 5, or a light hairline joining two heavy strokes, stays whole, while the
+    blurred edge of a dark stroke, which has the stroke's core within reach, is cut as before.
+    """
     n, labels, stats = components(mask)
     out = mask.copy()
+    r = max(1, int(round(reach)))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    near = cv2.dilate(np.where(mask, dark, 0).astype(np.float32), disc)  # darkest ink within reach
     for i in range(1, n):
         x, y, w, h = (int(v) for v in stats[i, :4])
         lab = labels[y : y + h, x : x + w] == i
         d = dark[y : y + h, x : x + w]
         vals = d[lab]
         k = (vals.size - 1) * 9 // 10  # the 90th percentile by rank (np.percentile is ~10x slower)
-        level = float(np.partition(vals, k)[k])
+        level = np.minimum(float(np.partition(vals, k)[k]), near[y : y + h, x : x + w])
         out[y : y + h, x : x + w] &= ~lab | (d >= share * level)
     return out
 

@@ -22,7 +22,7 @@ from formreader.cli import app
 from formreader.config import load_pipeline
 from formreader.errors import ConfigError
 from formreader.imaging.crop_clean import (clean_field, crop_contrast, drop_edge_marks, estimate_slant, flatten,
-                                           paper_light, shear_rows, work_size)
+                                           ink_mask, paper_light, shear_rows, work_size)
 from formreader.imaging.crop_rulings import remove_lines
 from formreader.imaging.layout import box_lines, choose_layout, looks_like_field
 from formreader.reading.field_number import select_number
@@ -31,9 +31,9 @@ from formreader.results import ScanOptions
 
 # Every 12th crop of the development books: 401 crops of 9 books, read in a few seconds.
 SAMPLE_STEP = 12
-# Measured on that sample: 361 of 401 right (90.0%), 295 ok of which 289 right (98.0%). The
-# floors sit 2-3% below, so a change that loses more, or lets more wrong fields through, fails.
-MIN_ACCURACY = 0.87
+# Measured on that sample: 365 of 401 right (91.0%), 307 ok of which 300 right (97.7%). The
+# floors sit about 2% below, so a change that loses more, or lets more wrong fields through, fails.
+MIN_ACCURACY = 0.89
 MIN_OK_PRECISION = 0.96
 # Crops whose label is not a number (NB, 4a, -): the share that may still come out ok. Measured:
 # 4 of 98, all an NB read as 13 or 113 by both readers (12 with the segmenter alone). The aim is 0.
@@ -235,6 +235,21 @@ def test_flatten_keeps_a_bold_blob_wider_than_its_window_as_ink() -> None:
     assert flat[80, 200] > 150  # the stain is paler than ink stays out of it
 
 
+@pytest.mark.parametrize("pale", [40, 60, 80])
+def test_ink_mask_keeps_a_pen_that_runs_light_whole_and_cuts_a_dark_strokes_blur(pale) -> None:
+    """One stroke, black for its first quarter, then fading to ``pale`` darkness at its end
+    (a pen running dry), blurred as a scan blurs: the mask is one mark from end to end, and
+    the black part is no wider than the stroke drawn, not widened by its blur."""
+    a = np.full((160, 200), 255, np.uint8)
+    for x in range(20, 181):
+        a[78:83, x] = round(20 + (235 - pale) * max(0, x - 60) / 120)
+    a = cv2.GaussianBlur(a, (0, 0), 1.5)
+    mask = ink_mask(a)
+    n, _ = cv2.connectedComponents(mask.astype(np.uint8))
+    assert n == 2 and mask[80, 22] and mask[80, 178]  # one mark (and the background)
+    assert mask[:, 40].sum() <= 7  # drawn 5 wide; the blur spreads it to ~11 above the noise
+
+
 def test_remove_lines_takes_the_underline_and_keeps_the_stroke_through_it() -> None:
     m = np.zeros((160, 200), bool)
     m[120:123, 5:195] = True  # an underline across the crop
@@ -323,16 +338,29 @@ def test_a_ruling_beside_a_number_is_not_a_1_and_a_tall_1_is(name, value, recogn
     assert read_field_images([gray], recognizer, ScanOptions())[0].value == value
 
 
-@pytest.mark.parametrize("name,label", [("born_K2730_0047a-FM_row_id_4.Jpg", "16"),
-                                        ("born_K2731_0061a-FM_row_id_1.Jpg", "46"),
-                                        ("born_K2731_0158a-FK_row_id_0.Jpg", "46")])
+@pytest.mark.parametrize("name,label", [("born_K2730_0203a-FK_row_id_2.Jpg", "40"),
+                                        ("born_K2730_0251a-FK_row_id_0.Jpg", "40"),
+                                        ("born_K2731_0135a-FK_row_id_3.Jpg", "41")])
 def test_a_last_digit_written_small_is_not_passed_as_a_full_stop(name, label, recognizer) -> None:
-    """Real 16s and 46s whose 6 is a third of the first digit's height: too small for a
+    """Real 40s and a 41 whose last digit is a third of the 4's height: too small for a
     digit, it would pass as the full stop of "4."; bigger than a touch of the pen, it sends
     the field to review."""
     field = read_field_images([_parish_crop(name)], recognizer, ScanOptions())[0]
     assert field.value == label or field.status == "review"
     assert "too big for a full stop" in (field.reason or "")
+
+
+@pytest.mark.parametrize("name,label", [("born_K2730_0047a-FM_row_id_4.Jpg", "16"),
+                                        ("born_K2731_0158a-FK_row_id_0.Jpg", "46"),
+                                        ("born_K2732_0052a-FM_row_id_3.Jpg", "52"),
+                                        ("born_K2740_0101a-FM_row_id_3.Jpg", "10")])
+def test_a_pale_stretch_of_a_stroke_is_kept_whole(name, label, recognizer) -> None:
+    """Real crops where the pen ran light: a small 6 or a 0 drawn thinner than the digit
+    before it, a 5 whose bar is paler than its bow. Cut at a share of the whole mark's
+    darkness they fell apart or were lost; cut at a share of their own, they are read right
+    and sure."""
+    field = read_field_images([_parish_crop(name)], recognizer, ScanOptions())[0]
+    assert (field.value, field.status) == (label, "ok")
 
 
 @pytest.mark.parametrize("name,label", [("born_K2730_0080a-FM_row_id_3.Jpg", "21"),
@@ -349,11 +377,12 @@ def test_a_misread_digit_between_doubt_and_settled_is_looked_at_again(name, labe
 
 
 @pytest.mark.parametrize("name,label", [("born_K2732_0189a-FK_row_id_1.Jpg", "45"),
-                                        ("born_K2731_0151a-FK_row_id_2.Jpg", "14")])
+                                        ("born_K2731_0202a-FK_row_id_0.Jpg", "15")])
 def test_a_digit_lost_at_the_closer_look_sends_the_field_to_review(name, label, recognizer) -> None:
-    """Real crops whose second digit is faint and in two strokes (a 45) or whose 1 is a short
-    tick (a 14): the first look at the whole crop has the mark in the number, the closer look
-    at the number loses it, and the field would be one digit short with every digit sure."""
+    """Real crops whose second digit is faint and in two strokes (a 45) or whose whole number
+    is a pale pencil line (a 15): the first look at the whole crop has the mark in the number,
+    the closer look at the number loses it, and the field would be one digit short with every
+    digit sure."""
     field = read_field_images([_parish_crop(name)], recognizer, ScanOptions())[0]
     assert field.value == label or field.status == "review"
     assert "gone when looked at closer" in (field.reason or "")
@@ -544,8 +573,8 @@ def _check_string_crop(check_strings, index: int) -> tuple[np.ndarray, str]:
 
 
 # The first 200 check strings read as field images (benchmarks/bench_field_strings.py reads
-# 1,000): measured 170 values right, 128 ok of which 6 wrong. Floors a few strings below.
-STRINGS_RIGHT, STRINGS_WRONG_OK = 164, 9
+# 1,000): measured 165 values right, 134 ok of which 8 wrong. Floors a few strings below.
+STRINGS_RIGHT, STRINGS_WRONG_OK = 161, 11
 
 
 def test_synthetic_amounts_read_as_field_images_keep_their_accuracy(check_strings, recognizer) -> None:
