@@ -262,19 +262,22 @@ def _own_level(mask: np.ndarray, dark: np.ndarray, share: float, reach: float) -
     the middle of a 5, or a light hairline joining two heavy strokes, stays whole, while the
     blurred edge of a dark stroke, which has the stroke's core within reach, is cut as before.
     """
-    n, labels, stats = components(mask)
-    out = mask.copy()
+    if not mask.any():
+        return mask.copy()
+    _, labels, _ = components(mask)
     r = max(1, int(round(reach)))
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     near = cv2.dilate(np.where(mask, dark, 0).astype(np.float32), disc)  # darkest ink within reach
-    for i in range(1, n):
-        x, y, w, h = (int(v) for v in stats[i, :4])
-        lab = labels[y : y + h, x : x + w] == i
-        d = dark[y : y + h, x : x + w]
-        vals = d[lab]
-        k = (vals.size - 1) * 9 // 10  # the 90th percentile by rank (np.percentile is ~10x slower)
-        level = np.minimum(float(np.partition(vals, k)[k]), near[y : y + h, x : x + w])
-        out[y : y + h, x : x + w] &= ~lab | (d >= share * level)
+    # Each mark's 90th percentile by rank, all marks at once: its values sorted within the mark.
+    marks, vals = labels[mask], dark[mask]
+    order = np.lexsort((vals, marks))
+    counts = np.bincount(marks)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    level = np.zeros(counts.size, np.float32)
+    present = counts > 0
+    level[present] = vals[order][(starts + (counts - 1) * 9 // 10)[present]]
+    out = mask.copy()
+    out[mask] = vals >= share * np.minimum(level[marks], near[mask])
     return out
 
 
