@@ -254,8 +254,8 @@ def hysteresis(image: np.ndarray, low: float, high: float) -> np.ndarray:
 
 def _own_level(mask: np.ndarray, dark: np.ndarray, share: float, reach: float) -> np.ndarray:
     """Each mark of ``mask`` thresholded again at ``share`` of its own darkness (its 90th
-    percentile): the noise-level threshold fits a faint pencil stroke, but widens a dark pen's
-    blurred edge until the loops of a 6 or an 8 fill in.
+    percentile): the noise-level threshold fits a faint pencil stroke, but takes in a dark
+    pen's blurred edge until the loops of a 6 or an 8 fill in.
 
     Where a stretch of the mark is paler than that (the darkest ink within ``reach`` pixels
     is), the stretch is cut at ``share`` of its own darkness instead: a pen that ran dry in
