@@ -268,14 +268,12 @@ def _own_level(mask: np.ndarray, dark: np.ndarray, share: float, reach: float) -
     r = max(1, int(round(reach)))
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     near = cv2.dilate(np.where(mask, dark, 0).astype(np.float32), disc)  # darkest ink within reach
-    # Each mark's 90th percentile by rank, all marks at once: its values sorted within the mark.
+    # Each mark's 90th percentile by rank, all marks at once: its values sorted within the mark
+    # (marks 1..n-1, every one with pixels; 0, the background, has none).
     marks, vals = labels[mask], dark[mask]
-    order = np.lexsort((vals, marks))
-    counts = np.bincount(marks)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    level = np.zeros(counts.size, np.float32)
-    present = counts > 0
-    level[present] = vals[order][(starts + (counts - 1) * 9 // 10)[present]]
+    counts = np.bincount(marks)[1:]
+    starts = np.cumsum(counts) - counts
+    level = np.concatenate((np.zeros(1, vals.dtype), vals[np.lexsort((vals, marks))][starts + (counts - 1) * 9 // 10]))
     out = mask.copy()
     out[mask] = vals >= share * np.minimum(level[marks], near[mask])
     return out
