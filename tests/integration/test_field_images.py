@@ -573,8 +573,8 @@ def _check_string_crop(check_strings, index: int) -> tuple[np.ndarray, str]:
 
 
 # The first 200 check strings read as field images (benchmarks/bench_field_strings.py reads
-# 1,000): measured 165 values right, 134 ok of which 8 wrong. Floors a few strings below.
-STRINGS_RIGHT, STRINGS_WRONG_OK = 161, 11
+# 1,000): measured 165 values right, 5 wrong but ok. Floors a few strings below.
+STRINGS_RIGHT, STRINGS_WRONG_OK = 162, 7
 
 
 def test_synthetic_amounts_read_as_field_images_keep_their_accuracy(check_strings, recognizer) -> None:
@@ -592,6 +592,16 @@ def test_synthetic_amounts_read_as_field_images_keep_their_accuracy(check_string
 
 @pytest.mark.parametrize("index", [0, 2])  # "86842" and "22", each with a digit in a bold pen
 def test_a_bold_digit_in_a_tight_crop_is_read(check_strings, recognizer, index) -> None:
+    gray, text = _check_string_crop(check_strings, index)
+    (f,) = read_field_images([gray], recognizer)
+    assert f.value == text, (f.value, f.reason)
+
+
+@pytest.mark.parametrize("index", [193, 366, 697])  # "01334306", "955" and "5063"
+def test_a_digit_written_half_size_after_the_number_is_read(check_strings, recognizer, index) -> None:
+    """The last digit written at half the others' height (cents, a raised digit) is no dot and
+    no digit-high mark either: left out of the number, the field read one digit short, ok
+    (0133430, 95, 506)."""
     gray, text = _check_string_crop(check_strings, index)
     (f,) = read_field_images([gray], recognizer)
     assert f.value == text, (f.value, f.reason)
