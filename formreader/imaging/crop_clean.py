@@ -267,7 +267,7 @@ def _own_level(mask: np.ndarray, dark: np.ndarray, share: float, reach: float) -
     _, labels, _ = components(mask)
     r = max(1, int(round(reach)))
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    near = cv2.dilate(np.where(mask, dark, 0).astype(np.float32), disc)  # darkest ink within reach
+    near = cv2.dilate(np.where(mask, dark, np.float32(0)), disc)  # darkest ink within reach
     # Each mark's 90th percentile by rank, all marks at once: its values sorted within the mark
     # (marks 1..n-1, every one with pixels; 0, the background, has none).
     marks, vals = labels[mask], dark[mask]

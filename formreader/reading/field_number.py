@@ -299,10 +299,9 @@ def select_number(mask: np.ndarray, unstick: bool = True, removed: np.ndarray | 
             continue
         x, y, cw, ch = (int(v) for v in stats[i, :4])
         cy = y + ch / 2.0
-        # Every mark short of digit-high (half the tallest mark) may be a small one. Bounded by
-        # half the digits' median height instead, a digit written half-size after the number
-        # (cents, a raised digit) fell between the two bounds, was neither, and the field read
-        # one digit short, ok.
+        # Any mark short of digit-high (half the tallest mark) may be a small one: a digit
+        # written half-size after the number (cents, a raised digit) is read or reported,
+        # never dropped unseen.
         small = not sliver[i - 1] and cw <= 1.5 * dh  # no ruling, no line
         if small and x >= x0 and x + cw <= x1 and y0 - 0.3 * dh <= cy <= y1 + 0.3 * dh:
             keep[i] = True

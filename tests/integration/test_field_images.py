@@ -600,8 +600,8 @@ def test_a_bold_digit_in_a_tight_crop_is_read(check_strings, recognizer, index) 
 @pytest.mark.parametrize("index", [193, 366, 697])  # "01334306", "955" and "5063"
 def test_a_digit_written_half_size_after_the_number_is_read(check_strings, recognizer, index) -> None:
     """The last digit written at half the others' height (cents, a raised digit) is no dot and
-    no digit-high mark either: left out of the number, the field read one digit short, ok
-    (0133430, 95, 506)."""
+    no digit-high mark either; it is part of the number, which would otherwise read one digit
+    short and ok (0133430, 95, 506)."""
     gray, text = _check_string_crop(check_strings, index)
     (f,) = read_field_images([gray], recognizer)
     assert f.value == text, (f.value, f.reason)
