@@ -102,7 +102,8 @@ def scan_files(files: Sequence[PathLike], options: ScanOptions = ScanOptions(), 
                scheduler: str | None = None) -> Iterator[list[PageResult]]:
     """The pages of each file, one list per file, in input order, streaming.
 
-    ``workers > 1`` reads files in that many spawned processes (each loads the model once);
+    ``workers > 1`` reads files in that many spawned processes (each loads the model once;
+    0: one per core, no more than one per 100 files, as the CLI does by default);
     results still come in input order and at most ``2 * workers`` files are in flight, so
     memory stays flat however long the batch. Overlays, if asked for, are drawn where the page
     pixels are (in the worker) as ``<stem>-p<page>.png``. ``scheduler``: ``local:N`` or a Dask

@@ -36,6 +36,9 @@ app = typer.Typer(
 MNIST_HELP = "Directory with the four MNIST IDX files (gzip or raw); default $FORMREADER_MNIST, else the Keras cache."
 MODEL_HELP = ("Model: a .keras file, its .onnx export, or a bundle folder from train --fields; default "
               "$FORMREADER_MODEL, else the shipped model.")
+WORKERS_HELP = ("Worker processes, each loading the model once; the output is the same with any number. "
+                "Default 0: one per core, and no more than one per 100 files (a short batch is read in this "
+                "process, which starts at once).")
 
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> None:
@@ -126,7 +129,7 @@ def scan(
                                            help="Write an annotated PNG per page here, as <stem>-p<page>.png."),
     threshold: float = typer.Option(ScanOptions.threshold, min=0.0, max=1.0,
                                     help="A digit below this confidence puts its field in review."),
-    workers: int = typer.Option(1, min=1, max=64, help="Worker processes; each loads the model once."),
+    workers: int = typer.Option(0, min=0, max=64, help=WORKERS_HELP),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="local:N|ADDRESS",
                                             help="Read on a Dask cluster: local:N starts N local workers, "
                                                  "tcp://host:8786 uses a running scheduler (needs formreader[dask])."),
@@ -150,7 +153,7 @@ def scan(
     3 an output could not be written, 70 internal error, 130 interrupted.
     """
     from formreader.api import check_model, scan_files
-    from formreader.driver.batch import Progress, sigterm_as_interrupt
+    from formreader.driver.batch import Progress, auto_workers, sigterm_as_interrupt
     from formreader.io.inputs import find_inputs
     from formreader.output.clobber import check_outputs, check_overlay_dir
     from formreader.output.writers import format_for, make_writer, open_output
@@ -169,12 +172,12 @@ def scan(
         from formreader.output.report import overlay_stems
 
         check_overlay_dir(overlay, overlay_stems(files), force)
-    if overlay is not None:
         try:
             overlay.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             fail(f"{overlay}: cannot create overlay directory ({exc.strerror or exc})", ExitCode.OUTPUT)
     options = ScanOptions(threshold=threshold, field_mode=mode.value, faint_check=faint_check, orient=orient)
+    workers = workers or auto_workers(len(files))
     check_model(model, workers, remote=scheduler is not None)  # a missing model is exit 2 before any output
     if scheduler is not None:
         from formreader.driver.cluster import parse_scheduler
@@ -395,8 +398,7 @@ def run(
     check: bool = typer.Option(False, "--check", help="Validate the pipeline and its inputs, then stop."),
     model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP + " Overrides the pipeline's model."),
     force: bool = typer.Option(False, "--force", help="Replace overlay PNGs already in outputs.overlays."),
-    workers: int = typer.Option(1, min=1, max=64, help="Worker processes; each loads the model once. The "
-                                "outputs are the same with any number."),
+    workers: int = typer.Option(0, min=0, max=64, help=WORKERS_HELP),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="local:N|ADDRESS",
                                             help="Read on a Dask cluster: local:N starts N local workers, "
                                                  "tcp://host:8786 uses a running scheduler (needs formreader[dask])."),
@@ -416,10 +418,11 @@ def run(
     if check:
         typer.echo(f"{pipeline}: ok ({len(loaded.files)} input files, {len(loaded.spec.fields)} named fields)")
         return
-    from formreader.driver.batch import Progress, sigterm_as_interrupt
+    from formreader.driver.batch import Progress, auto_workers, sigterm_as_interrupt
     from formreader.driver.pipeline import run as run_pipeline
 
     scheduler = scheduler or loaded.spec.scheduler
+    workers = workers or auto_workers(len(loaded.files))
     if workers > 1 or scheduler is not None:  # one process reads with the model it loads first
         from formreader.driver.files import model_file
 

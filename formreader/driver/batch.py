@@ -33,9 +33,31 @@ _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
+# A worker process is worth starting for this many files: it takes ~1.5 s to start (imports and
+# its own model), the time one process reads ~90 field crops or a few forms.
+FILES_PER_WORKER = 100
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, as a batch scheduler sets it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def auto_workers(files: int, per_worker: int | None = None, available: int | None = None) -> int:
+    """Worker processes for a batch of ``files`` when the user names no number: one per core
+    (``available``, by default :func:`cores`), but no more than the batch has ``per_worker``
+    files for (by default :data:`FILES_PER_WORKER`), so that a short batch is read in this
+    process and never waits for workers to start."""
+    per_worker = FILES_PER_WORKER if per_worker is None else per_worker
+    return max(1, min(cores() if available is None else available, files // max(1, per_worker)))
+
+
 def threads_per_worker(workers: int) -> int:
     """Cores each worker may use so that N workers do not oversubscribe the machine."""
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
+    return max(1, cores() // max(1, workers))
 
 
 def init_worker(threads: int, parent: int | None = None) -> None:

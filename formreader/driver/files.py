@@ -165,7 +165,8 @@ def read_files(files: Sequence[str | os.PathLike[str]], job: ReadJob, model: obj
     images are read together (:func:`read_group`). ``workers > 1`` reads groups of files
     (:func:`_groups`) in that many spawned processes (each loads the model once); at most
     ``2 * workers`` groups are in flight, so memory stays flat however long the batch, and the
-    output is the same as with one worker. A group whose worker dies twice is read again one
+    output is the same as with one worker; ``workers=0``: as many as :func:`~formreader.driver.batch.auto_workers`
+    gives the batch. A group whose worker dies twice is read again one
     file per task, so that only the file that kills its worker becomes an error.
     ``scheduler`` (``local:N`` or a Dask scheduler's address) reads them on a Dask cluster
     instead (:mod:`formreader.driver.cluster`), with the same output again; the files must be
@@ -174,7 +175,7 @@ def read_files(files: Sequence[str | os.PathLike[str]], job: ReadJob, model: obj
     This runs in the batch parent, whose workers start only once it gets here, so it imports
     nothing heavy (see :mod:`formreader.io.inputs`).
     """
-    from formreader.driver.batch import ordered_map
+    from formreader.driver.batch import auto_workers, ordered_map
 
     names = [os.fspath(p) for p in files] if sources is None else list(sources)
     stems: list[str | None] = [None] * len(files)
@@ -182,7 +183,7 @@ def read_files(files: Sequence[str | os.PathLike[str]], job: ReadJob, model: obj
         from formreader.output.report import overlay_stems
 
         stems[:] = overlay_stems(files)
-    workers = min(workers, len(files))  # no idle processes for a short batch
+    workers = min(workers or auto_workers(len(files)), len(files))  # no idle processes for a short batch
     paths = [os.fspath(p) for p in files]
     if scheduler is None and workers <= 1:
         yield from read_group(paths, recognizer_of(model), job, names, stems)

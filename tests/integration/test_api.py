@@ -18,7 +18,7 @@ from PIL import Image
 
 import formreader
 from formreader import api
-from formreader.driver.batch import ordered_map
+from formreader.driver.batch import auto_workers, cores, ordered_map
 from formreader.errors import ModelError
 from formreader.results import Digit, Field, ScanOptions
 
@@ -144,6 +144,15 @@ def test_workers_need_a_model_file_they_can_load(tmp_path: Path) -> None:
     page_with_ink(tmp_path / "a.png", top=1, height=1)
     with pytest.raises(ModelError, match="not found"):
         list(api.scan_files([tmp_path / "a.png"], model=tmp_path / "none.keras", workers=2))
+
+
+def test_a_batch_gets_a_worker_per_core_only_when_it_has_files_enough_for_them() -> None:
+    assert cores() >= 1
+    assert auto_workers(0, available=2) == auto_workers(1, available=2) == 1
+    assert auto_workers(199, per_worker=100, available=2) == 1  # two workers would wait to start
+    assert auto_workers(200, per_worker=100, available=2) == 2
+    assert auto_workers(100_000, per_worker=100, available=4) == 4  # never more than the cores
+    assert auto_workers(5, per_worker=1, available=1) == 1
 
 
 # --- ordered_map in worker processes -----------------------------------------------------------

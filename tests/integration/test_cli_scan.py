@@ -118,12 +118,31 @@ def test_overlay_directory_gets_one_png_per_page(batch, fake_scanner, tmp_path: 
 
 
 @pytest.mark.parametrize("args", [
-    ["--threshold", "1.5"], ["--format", "xml"], ["--workers", "0"], ["--mode", "diagonal"],
+    ["--threshold", "1.5"], ["--format", "xml"], ["--workers", "-1"], ["--mode", "diagonal"],
 ])
 def test_bad_option_values_exit_2(batch, fake_scanner, args) -> None:
     result = scan(batch["a.png"], *args)
     assert result.exit_code == 2
     assert result.stdout == ""
+
+
+def test_workers_default_to_one_per_core_for_a_batch_long_enough(batch, fake_scanner, monkeypatch) -> None:
+    from formreader.driver import files
+
+    asked = []
+    real = files.read_files
+
+    def spy(paths, job, model=None, *, workers=1, **kw):
+        asked.append(workers)
+        return real(paths, job, model, workers=1, **kw)  # the stand-in scanner lives in this process
+
+    monkeypatch.setattr(files, "read_files", spy)
+    monkeypatch.setattr("formreader.driver.batch.cores", lambda: 2)
+    assert scan(batch["a.png"], batch["c.png"]).exit_code == 0
+    monkeypatch.setattr("formreader.driver.batch.FILES_PER_WORKER", 1)
+    assert scan(batch["a.png"], batch["c.png"]).exit_code == 0
+    assert scan(batch["a.png"], batch["c.png"], "--workers", "1").exit_code == 0
+    assert asked == [1, 2, 1]
 
 
 def test_no_inputs_matched_exits_2(tmp_path: Path, fake_scanner) -> None:
@@ -228,7 +247,7 @@ def run_cli(*args: str | Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def one_worker(real_batch: Path, tmp_path_factory):
     out = tmp_path_factory.mktemp("w1")
-    proc = run_cli(real_batch, "-o", out / "r.json", "--overlay", out / "ov")
+    proc = run_cli(real_batch, "-o", out / "r.json", "--overlay", out / "ov", "--workers", "1")
     return proc, out
 
 
