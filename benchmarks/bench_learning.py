@@ -9,7 +9,7 @@ development):
   corrects a few pages) and read the rest of that book with the shipped models and the bundle.
 
 Bundles are written under ``--work`` (default a temporary folder). Training takes minutes on 2
-cores (about 6 for the dev case, 4-6 for each 200-crop bundle).
+cores (6-17 for the dev case, 4-15 for each 200-crop bundle, by the host's speed).
 
     python benchmarks/bench_learning.py --case dev|book [--first 200] [--work DIR]
 """

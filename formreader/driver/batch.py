@@ -33,8 +33,8 @@ _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
-# A worker process is worth starting for this many files: it takes ~1.5 s to start (imports and
-# its own model), the time one process reads ~90 field crops or a few forms.
+# A worker process is worth starting for this many files: workers take ~1 s to start (imports and
+# their own model), the time one process reads ~80 field crops or a few forms.
 FILES_PER_WORKER = 100
 
 
