@@ -165,9 +165,10 @@ def read_files(files: Sequence[str | os.PathLike[str]], job: ReadJob, model: obj
     images are read together (:func:`read_group`). ``workers > 1`` reads groups of files
     (:func:`_groups`) in that many spawned processes (each loads the model once); at most
     ``2 * workers`` groups are in flight, so memory stays flat however long the batch, and the
-    output is the same as with one worker; ``workers=0``: as many as :func:`~formreader.driver.batch.auto_workers`
-    gives the batch. A group whose worker dies twice is read again one
-    file per task, so that only the file that kills its worker becomes an error.
+    output is the same as with one worker (``workers=0``: as many as
+    :func:`~formreader.driver.batch.auto_workers` gives the batch). A group whose worker dies
+    twice is read again one file per task, so that only the file that kills its worker becomes
+    an error.
     ``scheduler`` (``local:N`` or a Dask scheduler's address) reads them on a Dask cluster
     instead (:mod:`formreader.driver.cluster`), with the same output again; the files must be
     where the workers can open them by the same path.
