@@ -264,7 +264,7 @@ def _own_level(mask: np.ndarray, dark: np.ndarray, share: float, reach: float) -
     """
     if not mask.any():
         return mask.copy()
-    _, labels, _ = components(mask)
+    _, labels = cv2.connectedComponents(as_uint8(mask), connectivity=8, ltype=cv2.CV_32S)  # no stats needed
     r = max(1, int(round(reach)))
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     near = cv2.dilate(np.where(mask, dark, np.float32(0)), disc)  # darkest ink within reach
