@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import Any, TextIO, TypeVar
 
 from formreader.errors import FormreaderError
+from formreader.recognizer.threads import cores
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -36,14 +37,6 @@ _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
 # A worker process is worth starting for this many files: workers take ~1 s to start (imports and
 # their own model), the time one process reads ~80 field crops or a few forms.
 FILES_PER_WORKER = 100
-
-
-def cores() -> int:
-    """The cores this process may run on (its CPU affinity, as a batch scheduler sets it)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return max(1, os.cpu_count() or 1)
 
 
 def auto_workers(files: int, per_worker: int | None = None, available: int | None = None) -> int:

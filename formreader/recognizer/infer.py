@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from formreader.recognizer.threads import thread_count
+
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
@@ -43,26 +45,12 @@ EXPORT_VERSION = 3  # bump whenever keras_to_onnx changes what it writes
 # The exported graph must reproduce Keras to this tolerance on the probe batch, else it is not
 # used. Folding batch norm changes rounding only: measured differences are ~1e-6.
 PROBE_TOLERANCE = 1e-4
-_THREAD_ENV = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
 
 Forward = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) float32 -> (N, classes) float32
 
 
 class UnsupportedModel(Exception):
     """The model has a layer or topology the ONNX exporter does not handle."""
-
-
-def thread_count() -> int:
-    """Native threads for inference: the cap a batch worker was given, else every core.
-
-    ``formreader.driver.batch`` sets ``OMP_NUM_THREADS`` in each worker so that N workers share the
-    cores instead of each spinning up a pool the size of the machine.
-    """
-    for name in _THREAD_ENV:
-        value = os.environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return max(1, os.cpu_count() or 1)
 
 
 # --- Keras -> ONNX ----------------------------------------------------------------------------
