@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-# What formreader.driver.batch sets in each worker, read by ONNX Runtime's and TensorFlow's pools.
+# Caps formreader.driver.batch sets in each worker that ONNX Runtime's and TensorFlow's pools read.
 THREAD_ENV = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 from conftest import SHIPPED_MODEL
 
 from formreader.recognizer.model import REJECT
@@ -56,15 +55,3 @@ def test_batching_does_not_change_results(recognizer, mnist):
     assert whole.shape == (300, 11)
     np.testing.assert_array_equal(whole.argmax(1)[::37], one_by_one.argmax(1))
     np.testing.assert_allclose(whole[::37], one_by_one, atol=1e-4)
-
-
-def test_inference_threads_are_the_worker_cap_else_the_cores_this_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    from formreader.recognizer import threads
-
-    for name in threads.THREAD_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0}, raising=False)
-    monkeypatch.setattr(threads.os, "cpu_count", lambda: 64)
-    assert threads.cores() == 1 and threads.thread_count() == 1  # taskset to one core of 64: one thread
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert threads.thread_count() == 3  # a batch worker's share
