@@ -24,14 +24,14 @@ from contextlib import contextmanager
 from typing import Any, TextIO, TypeVar
 
 from formreader.errors import FormreaderError
-from formreader.recognizer.threads import cores
+from formreader.recognizer.threads import THREAD_ENV, cores
 
 T = TypeVar("T")
 R = TypeVar("R")
 MAX_CRASHES_IN_A_ROW = 3  # then the workers themselves are broken (bad install, no memory)
 
-_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-               "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+# Every native pool a worker may start: the caps inference reads, and BLAS's and TensorFlow's own.
+_THREAD_ENV = THREAD_ENV + ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
 # A worker process is worth starting for this many files: workers take ~1 s to start (imports and
